@@ -1,0 +1,22 @@
+"""xbmon data contracts: pydantic models, JSON Schema export, ClickHouse DDL."""
+
+from schemas.models import EgressFlow, Enterprise, Filing, Finding, NegativeListEntry, TransferLog
+
+CONTRACTS = {
+    "enterprise": Enterprise,
+    "filing": Filing,
+    "negative_list_entry": NegativeListEntry,
+    "transfer_log": TransferLog,
+    "egress_flow": EgressFlow,
+    "finding": Finding,
+}
+
+__all__ = [
+    "CONTRACTS",
+    "EgressFlow",
+    "Enterprise",
+    "Filing",
+    "Finding",
+    "NegativeListEntry",
+    "TransferLog",
+]
