@@ -6,9 +6,9 @@ in law is a change of data, and each finding's evidence names the parameter vers
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import get_args
+from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -83,8 +83,9 @@ class RulesConfig(_Frozen):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def summary(self) -> dict[str, object]:
-        """The parameters as plain JSON data, for evidence bundles."""
+    @cached_property
+    def summary(self) -> dict[str, Any]:
+        """The parameters as plain JSON data, for evidence bundles (computed once)."""
         return self.model_dump(mode="json")
 
 

@@ -1,0 +1,54 @@
+"""Data categories: whole-segment prefix matching and the classes the procedure relies on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+NON_PERSONAL_PREFIXES = ("business", "transit")
+PERSONAL_PREFIX = "pi"
+SENSITIVE_PREFIX = "pi.sensitive"
+IMPORTANT_PREFIX = "important"
+_CLASSED = ("pi", "important", "business", "transit")
+
+
+def matches(prefix: str, category: str) -> bool:
+    """`prefix` matches `category` by whole dotted segments (`pi` does not match `pipeline.x`)."""
+    return category == prefix or category.startswith(prefix + ".")
+
+
+def matches_any(prefixes: Iterable[str], category: str) -> bool:
+    return any(matches(prefix, category) for prefix in prefixes)
+
+
+def is_important(category: str) -> bool:
+    return matches(IMPORTANT_PREFIX, category)
+
+
+def is_non_personal(category: str) -> bool:
+    return matches_any(NON_PERSONAL_PREFIXES, category)
+
+
+def is_personal(category: str) -> bool:
+    """`pi.*`, or a sector item (any category outside the four classed prefixes)."""
+    return matches(PERSONAL_PREFIX, category) or not matches_any(_CLASSED, category)
+
+
+def carries_personal(categories: Iterable[str]) -> bool:
+    return any(is_personal(c) for c in categories)
+
+
+def carries_sensitive(categories: Iterable[str], sensitive_subjects: int) -> bool:
+    return sensitive_subjects >= 1 or any(matches(SENSITIVE_PREFIX, c) for c in categories)
+
+
+def carries_important(categories: Iterable[str]) -> bool:
+    return any(is_important(c) for c in categories)
+
+
+def all_non_personal(categories: Iterable[str]) -> bool:
+    return all(is_non_personal(c) for c in categories)
+
+
+def covered(declared: Iterable[str], observed: str) -> bool:
+    """A declared category covers an observed one it matches (`pi.sensitive` covers `.health`)."""
+    return matches_any(declared, observed)

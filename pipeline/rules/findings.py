@@ -1,0 +1,61 @@
+"""Assemble a Finding from a rule verdict: id, severity, explanation and evidence hash."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pipeline.config import RulesConfig
+from pipeline.rules import ENGINE_VERSION
+from pipeline.rules.evidence import evidence_hash, finding_id
+from pipeline.rules.explain import explain
+from schemas.models import Finding
+from schemas.types import RequiredPath, RuleId
+
+
+@dataclass(frozen=True)
+class EvaluatedFinding:
+    """A finding with the canonical evidence bundle its `evidence_hash` is computed over."""
+
+    finding: Finding
+    bundle: dict[str, Any]
+
+
+def make_finding(
+    config: RulesConfig,
+    rule_id: RuleId,
+    enterprise_id: str,
+    about: tuple[str | int, ...],
+    ts: datetime,
+    *,
+    transfer_id: str | None = None,
+    required_path: RequiredPath | None = None,
+    filing_ids: list[str] | None = None,
+    context: dict[str, Any],
+    evidence: dict[str, Any],
+) -> EvaluatedFinding:
+    """`about` identifies what the finding concerns; with the rule it fixes the finding id."""
+    bundle = {
+        "engine_version": ENGINE_VERSION,
+        "rule_id": rule_id,
+        "enterprise_id": enterprise_id,
+        "about": list(about),
+        "parameters": config.summary,
+        **evidence,
+    }
+    english, chinese = explain(rule_id, {"enterprise_id": enterprise_id, **context})
+    finding = Finding.model_construct(
+        finding_id=finding_id(rule_id, enterprise_id, *about),
+        rule_id=rule_id,
+        severity=config.severities[rule_id],
+        enterprise_id=enterprise_id,
+        transfer_id=transfer_id,
+        ts=ts,
+        required_path=required_path,
+        filing_ids=sorted(set(filing_ids or [])),
+        explanation=english,
+        explanation_zh=chinese,
+        evidence_hash=evidence_hash(bundle),
+    )
+    return EvaluatedFinding(finding=finding, bundle=bundle)

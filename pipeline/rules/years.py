@@ -1,0 +1,31 @@
+"""Calendar arithmetic in the regulator's time zone (cumulative counts run from 1 January)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+
+def calendar_year(ts: datetime, zone: ZoneInfo) -> int:
+    """The calendar year `ts` falls in, in `zone` (23:30 on 31 Dec Beijing time is that year)."""
+    return ts.astimezone(zone).year
+
+
+def add_calendar_years(ts: datetime, years: int, zone: ZoneInfo) -> datetime:
+    """`ts` plus whole calendar years in `zone`; 29 February becomes 28 February."""
+    local = ts.astimezone(zone)
+    try:
+        shifted = local.replace(year=local.year + years)
+    except ValueError:  # 29 February in a non-leap target year
+        shifted = local.replace(year=local.year + years, day=28)
+    # Re-localise so a shifted wall time picks the offset in force on the new date.
+    naive = shifted.replace(tzinfo=None)
+    return naive.replace(tzinfo=zone).astimezone(UTC)
+
+
+def window_start(ts: datetime, minutes: int) -> datetime:
+    """Start of the tumbling window of `minutes` holding `ts`, aligned to the UTC hour/day."""
+    utc = ts.astimezone(UTC)
+    midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    elapsed = (utc - midnight) // timedelta(minutes=minutes)
+    return midnight + elapsed * timedelta(minutes=minutes)
