@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor.")
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor."
+)
 schema_app = typer.Typer(no_args_is_help=True, help="Data contracts as JSON Schema.")
 app.add_typer(schema_app, name="schema")
 
@@ -19,15 +21,20 @@ EXIT_INVALID_INPUT = 3
 
 RulesOption = Annotated[
     Path | None,
-    typer.Option("--rules", help="Rule parameters YAML (default: the shipped rules.yaml).",
-                 exists=True, dir_okay=False),
+    typer.Option(
+        "--rules",
+        help="Rule parameters YAML (default: the shipped rules.yaml).",
+        exists=True,
+        dir_okay=False,
+    ),
 ]
 
 
 @app.command()
 def replay(
-    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False,
-                                              help="Directory in the replay layout.")],
+    directory: Annotated[
+        Path, typer.Argument(exists=True, file_okay=False, help="Directory in the replay layout.")
+    ],
     rules: RulesOption = None,
 ) -> None:
     """Run the rule engine over DIR offline and print findings as JSON lines."""

@@ -7,8 +7,6 @@ been validated cannot drift before it reaches the rules.
 
 from __future__ import annotations
 
-
-
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from schemas.types import (
@@ -162,5 +160,3 @@ class Finding(BaseModel):
     explanation: StrictStr
     explanation_zh: StrictStr
     evidence_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-
-

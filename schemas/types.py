@@ -128,7 +128,12 @@ FilingKind = Literal["security_assessment", "standard_contract", "certification"
 FilingStatus = Literal["active", "revoked", "pending"]
 RequiredProcedure = Literal["security_assessment", "contract_or_certification"]
 Purpose = Literal[
-    "contract_performance", "hr_management", "emergency", "business", "research", "marketing",
+    "contract_performance",
+    "hr_management",
+    "emergency",
+    "business",
+    "research",
+    "marketing",
     "other",
 ]
 LegalBasis = Literal["security_assessment", "standard_contract", "certification", "exempt"]

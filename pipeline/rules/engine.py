@@ -54,9 +54,7 @@ class Engine:
 
     def transfer(self, log: TransferLog) -> list[EvaluatedFinding]:
         """Evaluate a declared transfer (event-time order) and declare it to its window."""
-        result = evaluate_transfer(
-            log, self.reference, self.state(log.enterprise_id), self.config
-        )
+        result = evaluate_transfer(log, self.reference, self.state(log.enterprise_id), self.config)
         if not result.duplicate:
             key = (log.enterprise_id, log.country, window_start(log.ts, self._minutes))
             self._aggregate(key).declare(log.bytes, log.categories)

@@ -107,10 +107,7 @@ def judge_filings(
         revoked = [f for f in candidates if revoked_by(f, log.ts)]
         if revoked:
             return FilingVerdict(rules=("XB-FILING-REVOKED",), examined=tuple(revoked))
-        expired = [
-            f for f in candidates
-            if (end := ends[f.filing_id]) is not None and end < log.ts
-        ]
+        expired = [f for f in candidates if (end := ends[f.filing_id]) is not None and end < log.ts]
         if expired:
             return FilingVerdict(rules=("XB-FILING-EXPIRED",), examined=tuple(expired))
         return FilingVerdict(rules=(missing,), examined=tuple(candidates))
@@ -129,7 +126,8 @@ def judge_filings(
     amount = log.subjects + log.sensitive_subjects
     used = counters.filing_used
     within = [
-        f for f in in_scope
+        f
+        for f in in_scope
         if f.max_subjects is None or used.get(f.filing_id, 0) + amount <= f.max_subjects
     ]
     if within:

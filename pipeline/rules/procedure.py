@@ -7,6 +7,7 @@ the path and the counts it used, and `apply_counts` then books the transfer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from pipeline.config import RulesConfig
 from pipeline.rules import categories as cat
 from pipeline.rules.reference import entry_in_force

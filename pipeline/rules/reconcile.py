@@ -92,7 +92,11 @@ def evaluate_window(
     if undeclared(aggregate, config):
         findings.append(
             make_finding(
-                config, "XB-UNDECLARED-EGRESS", enterprise_id, about, start,
+                config,
+                "XB-UNDECLARED-EGRESS",
+                enterprise_id,
+                about,
+                start,
                 context={
                     **context,
                     "observed": aggregate.observed_bytes,
@@ -105,7 +109,11 @@ def evaluate_window(
     if missing:
         findings.append(
             make_finding(
-                config, "XB-DLP-MISMATCH", enterprise_id, about, start,
+                config,
+                "XB-DLP-MISMATCH",
+                enterprise_id,
+                about,
+                start,
                 context={**context, "categories": ", ".join(missing)},
                 evidence={**evidence, "undeclared_categories": missing},
             )

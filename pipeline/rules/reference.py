@@ -109,7 +109,8 @@ class ReferenceIndex:
     def entries_for(self, enterprise: Enterprise) -> list[NegativeListEntry]:
         """Entries applying to the enterprise, in force or not (counts need every edition)."""
         return [
-            e for e in self._entries_by_sector.get(enterprise.sector, ())
+            e
+            for e in self._entries_by_sector.get(enterprise.sector, ())
             if entry_applies_to(e, enterprise)
         ]
 
