@@ -36,10 +36,14 @@ def replay(
         Path, typer.Argument(exists=True, file_okay=False, help="Directory in the replay layout.")
     ],
     rules: RulesOption = None,
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Also print findings by rule on stderr.")
+    ] = False,
 ) -> None:
     """Run the rule engine over DIR offline and print findings as JSON lines."""
     from pipeline.config import load_rules_config
     from pipeline.replay import finding_line, replay_dir
+    from pipeline.views import findings_table
 
     config = load_rules_config(rules) if rules else None
     try:
@@ -53,6 +57,8 @@ def replay(
     out.flush()
     for message in result.errors:
         err.print(message, markup=False, highlight=False, soft_wrap=True)
+    if summary:
+        err.print(findings_table(result.findings))
     if result.errors:
         raise typer.Exit(EXIT_INVALID_INPUT)
 

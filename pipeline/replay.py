@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from pipeline.config import RulesConfig, default_rules_config
 from pipeline.rules.engine import CountryResolver, Engine
 from pipeline.rules.reference import ReferenceIndex
+from schemas.errors import describe_error
 from schemas.models import EgressFlow, Enterprise, Filing, Finding, NegativeListEntry, TransferLog
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,15 +36,6 @@ OPTIONAL_FILES = frozenset({"flows.jsonl"})
 class ReplayResult:
     findings: list[Finding]
     errors: list[str]  # "file:line: field: message"
-
-
-def describe_error(error: ValidationError) -> str:
-    """One line naming each failing field, e.g. `subjects: Input should be a valid integer`."""
-    parts = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(p) for p in item["loc"]) or "record"
-        parts.append(f"{location}: {item['msg']}")
-    return "; ".join(parts)
 
 
 def read_jsonl(path: Path, model: type[M], errors: list[str]) -> list[M]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import pycountry
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 from stdnum.cn import uscc
+from stdnum.exceptions import InvalidChecksum, ValidationError
 
 _USCC_SHAPE = re.compile(r"^[0-9A-Z]{18}$")
 _CATEGORY_SHAPE = re.compile(r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
@@ -27,8 +28,14 @@ HOME_COUNTRY = "CN"
 def _check_uscc(value: str) -> str:
     if not _USCC_SHAPE.fullmatch(value):
         raise ValueError("USCC must be 18 upper-case letters or digits with no separators")
-    if not uscc.is_valid(value):
-        raise ValueError("USCC check character does not match (GB 32100)")
+    try:
+        uscc.validate(value)
+    except InvalidChecksum as exc:
+        raise ValueError("USCC check character does not match (GB 32100)") from exc
+    except ValidationError as exc:
+        raise ValueError(
+            "USCC must start with 8 digits and use only the GB 32100 alphabet"
+        ) from exc
     return value
 
 
@@ -92,15 +99,45 @@ def _parse_network(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 Uscc = Annotated[
     str,
-    Field(strict=True, min_length=18, max_length=18, examples=["91110000600037341L"]),
+    Field(
+        strict=True,
+        min_length=18,
+        max_length=18,
+        examples=["91110000600037341L"],
+        json_schema_extra={
+            "pattern": "^[0-9]{8}[0-9A-HJ-NPQRTUWXY]{10}$",
+            "description": "Unified Social Credit Code (GB 32100), check character verified",
+        },
+    ),
     AfterValidator(_check_uscc),
 ]
 Country = Annotated[
-    str, Field(strict=True, min_length=2, max_length=2), AfterValidator(_check_country)
+    str,
+    Field(
+        strict=True,
+        min_length=2,
+        max_length=2,
+        json_schema_extra={"pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
+    ),
+    AfterValidator(_check_country),
 ]
-DestinationCountry = Annotated[Country, AfterValidator(_check_destination)]
+DestinationCountry = Annotated[
+    Country,
+    AfterValidator(_check_destination),
+    Field(json_schema_extra={"not": {"const": HOME_COUNTRY}}),
+]
 Category = Annotated[
-    str, Field(strict=True, min_length=1, max_length=200), AfterValidator(_check_category)
+    str,
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=200,
+        json_schema_extra={
+            "pattern": _CATEGORY_SHAPE.pattern,
+            "description": "dotted data category, e.g. pi.sensitive.health",
+        },
+    ),
+    AfterValidator(_check_category),
 ]
 Text = Annotated[str, Field(strict=True, max_length=1000)]
 Id = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
@@ -109,7 +146,13 @@ UtcDatetime = Annotated[
     datetime,
     BeforeValidator(_parse_datetime),
     PlainSerializer(format_datetime, return_type=str, when_used="json"),
-    WithJsonSchema({"type": "string", "format": "date-time"}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "description": "RFC 3339 with an offset; stored as UTC",
+        }
+    ),
 ]
 IpAddress = Annotated[
     ipaddress.IPv4Address | ipaddress.IPv6Address,
