@@ -1,8 +1,10 @@
 """xbmon data contracts: pydantic models, JSON Schema export, ClickHouse DDL."""
 
+from pydantic import BaseModel
+
 from schemas.models import EgressFlow, Enterprise, Filing, Finding, NegativeListEntry, TransferLog
 
-CONTRACTS = {
+CONTRACTS: dict[str, type[BaseModel]] = {
     "enterprise": Enterprise,
     "filing": Filing,
     "negative_list_entry": NegativeListEntry,

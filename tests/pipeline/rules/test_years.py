@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from pipeline.rules.years import add_calendar_years, calendar_year, window_start
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BEIJING = timezone(timedelta(hours=8))
+
+
+def test_year_follows_beijing_calendar_not_utc() -> None:
+    late = datetime(2024, 12, 31, 23, 30, tzinfo=BEIJING)
+    early = datetime(2025, 1, 1, 0, 30, tzinfo=BEIJING)
+    assert late.astimezone(UTC).date() == early.astimezone(UTC).date()  # same UTC day
+    assert calendar_year(late, SHANGHAI) == 2024
+    assert calendar_year(early, SHANGHAI) == 2025
+
+
+def test_three_years_after_approval() -> None:
+    approved = datetime(2024, 3, 1, 0, 0, tzinfo=BEIJING)
+    assert add_calendar_years(approved, 3, SHANGHAI) == datetime(2027, 3, 1, tzinfo=BEIJING)
+
+
+def test_29_february_becomes_28_february() -> None:
+    approved = datetime(2024, 2, 29, 10, 0, tzinfo=BEIJING)
+    assert add_calendar_years(approved, 3, SHANGHAI) == datetime(2027, 2, 28, 10, tzinfo=BEIJING)
+    # A leap target year keeps the day.
+    assert add_calendar_years(approved, 4, SHANGHAI) == datetime(2028, 2, 29, 10, tzinfo=BEIJING)
+
+
+def test_years_are_counted_in_the_zone_not_in_utc() -> None:
+    # 1 March 00:30 Beijing is still 28/29 February in UTC.
+    approved = datetime(2025, 3, 1, 0, 30, tzinfo=BEIJING)
+    assert add_calendar_years(approved, 3, SHANGHAI) == datetime(2028, 3, 1, 0, 30, tzinfo=BEIJING)
+
+
+def test_windows_align_to_the_utc_hour() -> None:
+    ts = datetime(2025, 5, 1, 10, 59, 59, tzinfo=BEIJING)  # 02:59:59Z
+    assert window_start(ts, 60) == datetime(2025, 5, 1, 2, tzinfo=UTC)
+    assert window_start(datetime(2025, 5, 1, 3, tzinfo=UTC), 60) == datetime(
+        2025, 5, 1, 3, tzinfo=UTC
+    )
+    assert window_start(datetime(2025, 5, 1, 3, 44, tzinfo=UTC), 15) == datetime(
+        2025, 5, 1, 3, 30, tzinfo=UTC
+    )
