@@ -1,0 +1,76 @@
+"""One frozen settings object for every process: embedded or server, read from the environment.
+
+Variables are `XBMON_*` (nested with `__`, e.g. `XBMON_CLICKHOUSE__HOST`). Secrets are
+`SecretStr`; placeholder secrets are refused outside development.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "xbmon"})
+
+
+class KafkaSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    # Tansu rejects InitProducerId: idempotence stays a setting, off for the embedded broker.
+    producer_idempotence: bool = False
+    partitions: int = Field(4, ge=1)
+    replication_factor: int = Field(1, ge=1)
+    # Faust defaults (60 s) make a group join take ~30 s on Tansu; see NOTES.md.
+    session_timeout_s: float = Field(6.0, gt=0)
+    heartbeat_interval_s: float = Field(0.3, gt=0)
+    commit_interval_s: float = Field(1.0, gt=0)
+    fetch_max_wait_ms: int = Field(100, ge=0)
+
+
+class ClickHouseSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    backend: Literal["chdb", "server"] = "chdb"
+    host: str = "127.0.0.1"
+    port: int = 8123
+    username: str = "default"
+    password: SecretStr = SecretStr("")
+    database: str = "xbmon"
+    secure: bool = False
+    retention_days: int = Field(3 * 366, ge=3 * 365)  # NDSR: at least 3 years
+
+
+class Settings(BaseSettings):
+    """Everything a worker, the gateway or the CLI needs to know about its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="XBMON_", env_nested_delimiter="__", frozen=True, extra="ignore"
+    )
+
+    environment: Literal["development", "production"] = "development"
+    mode: Literal["embedded", "server"] = "embedded"
+    data_dir: Path = Path(".data")
+    app_id: str = "xbmon"
+    rules_path: Path | None = None
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    kafka: KafkaSettings = KafkaSettings()
+    clickhouse: ClickHouseSettings = ClickHouseSettings()
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if (
+            self.environment == "production"
+            and self.clickhouse.backend == "server"
+            and self.clickhouse.password.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("clickhouse.password is a placeholder; set XBMON_CLICKHOUSE__PASSWORD")
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
