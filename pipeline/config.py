@@ -12,7 +12,14 @@ from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 from schemas.types import Category, Purpose, RuleId, Severity
 
@@ -64,6 +71,10 @@ class RulesConfig(_Frozen):
     expiring_notice_days: int = Field(30, ge=0)
     reconciliation: Reconciliation = Reconciliation()
     severities: dict[RuleId, Severity]
+
+    @field_serializer("exempt_purposes")
+    def _sorted_purposes(self, value: frozenset[str]) -> list[str]:
+        return sorted(value)  # set order varies with PYTHONHASHSEED; evidence must not
 
     @field_validator("timezone")
     @classmethod
