@@ -82,7 +82,8 @@ def replay_records(
     findings = []
     for log in _event_order(logs):
         findings.extend(engine.transfer(log))
-    findings.extend(engine.close_all())
+    for closed in engine.close_all():
+        findings.extend(closed.findings)
     return sort_findings(f.finding for f in findings)
 
 

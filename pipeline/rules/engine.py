@@ -1,4 +1,4 @@
-"""The engine: reference data, per-enterprise state and open windows behind one facade.
+"""The engine: reference data and per-enterprise state behind one facade.
 
 Still pure: records in, findings out, time taken from the records (and from the watermark the
 caller passes). Replay drives it over files; the stream agents drive it over Kafka.
@@ -7,15 +7,16 @@ caller passes). Replay drives it over files; the stream agents drive it over Kaf
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pipeline.config import RulesConfig
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.rules.prefixes import Address
-from pipeline.rules.reconcile import WindowAggregate, WindowKey, evaluate_window
+from pipeline.rules.reconcile import evaluate_window
 from pipeline.rules.reference import ReferenceIndex
-from pipeline.rules.state import EnterpriseState
+from pipeline.rules.state import EnterpriseState, WindowAggregate
 from pipeline.rules.transfers import evaluate_transfer
 from pipeline.rules.years import window_start
 from schemas.models import EgressFlow, TransferLog
@@ -28,6 +29,25 @@ def _no_geoip(_: Address) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class AttributedFlow:
+    """A flow's owner, destination and window, or why it has none (`outcome`)."""
+
+    outcome: str  # reconciled | unattributed | unresolved_country | domestic
+    enterprise_id: str | None = None
+    country: str | None = None
+    window_start: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ClosedWindow:
+    enterprise_id: str
+    country: str
+    start: datetime
+    aggregate: WindowAggregate
+    findings: list[EvaluatedFinding]
+
+
 class Engine:
     """Evaluates transfers as they come and reconciles them with flows per window."""
 
@@ -36,14 +56,15 @@ class Engine:
         reference: ReferenceIndex,
         config: RulesConfig,
         resolve_country: CountryResolver = _no_geoip,
+        states: dict[str, EnterpriseState] | None = None,
     ) -> None:
         self.reference = reference
         self.config = config
         self.resolve_country = resolve_country
-        self.states: dict[str, EnterpriseState] = {}
-        self.windows: dict[WindowKey, WindowAggregate] = {}
+        self.states: dict[str, EnterpriseState] = states if states is not None else {}
         self.flow_outcomes: Counter[str] = Counter()
-        self._window = timedelta(minutes=config.reconciliation.window_minutes)
+        self._minutes = config.reconciliation.window_minutes
+        self._window = timedelta(minutes=self._minutes)
         self._grace = timedelta(hours=config.declaration_deadline_hours)
 
     def state(self, enterprise_id: str) -> EnterpriseState:
@@ -54,50 +75,69 @@ class Engine:
 
     def transfer(self, log: TransferLog) -> list[EvaluatedFinding]:
         """Evaluate a declared transfer (event-time order) and declare it to its window."""
-        result = evaluate_transfer(log, self.reference, self.state(log.enterprise_id), self.config)
+        state = self.state(log.enterprise_id)
+        result = evaluate_transfer(log, self.reference, state, self.config)
         if not result.duplicate:
-            key = (log.enterprise_id, log.country, window_start(log.ts, self._minutes))
-            self._aggregate(key).declare(log.bytes, log.categories)
+            key = (log.country, window_start(log.ts, self._minutes))
+            state.window(key).declare(log.bytes, log.categories)
         return result.findings
+
+    def attribute(self, flow: EgressFlow) -> AttributedFlow:
+        """Owner by `enterprise_id` or longest `egress_cidrs` prefix; country by GeoIP if absent."""
+        enterprise_id = flow.enterprise_id or self.reference.attribute(flow.src_ip)
+        if enterprise_id is None:
+            return AttributedFlow("unattributed")
+        country = flow.dst_country or self.resolve_country(flow.dst_ip)
+        if country is None:
+            return AttributedFlow("unresolved_country", enterprise_id)
+        if country == HOME_COUNTRY:
+            return AttributedFlow("domestic", enterprise_id, country)
+        start = window_start(flow.ts_start, self._minutes)
+        return AttributedFlow("reconciled", enterprise_id, country, start)
+
+    def observe(
+        self,
+        enterprise_id: str,
+        country: str,
+        start: datetime,
+        nbytes: int,
+        flows: int,
+        dlp_categories: Iterable[str],
+    ) -> None:
+        """Add observed egress (one flow, or a pre-aggregated batch of flows) to a window."""
+        self.state(enterprise_id).window((country, start)).observe(nbytes, flows, dlp_categories)
 
     def flow(self, flow: EgressFlow) -> str:
         """Attribute a probe flow and add it to its window; returns what became of it."""
-        enterprise_id = flow.enterprise_id or self.reference.attribute(flow.src_ip)
-        country = flow.dst_country or self.resolve_country(flow.dst_ip)
-        if enterprise_id is None:
-            outcome = "unattributed"
-        elif country is None:
-            outcome = "unresolved_country"
-        elif country == HOME_COUNTRY:
-            outcome = "domestic"
-        else:
-            key = (enterprise_id, country, window_start(flow.ts_start, self._minutes))
-            self._aggregate(key).observe(flow.bytes_out, flow.dlp_categories)
-            outcome = "reconciled"
-        self.flow_outcomes[outcome] += 1
-        return outcome
+        placed = self.attribute(flow)
+        if placed.outcome == "reconciled":
+            assert placed.enterprise_id and placed.country and placed.window_start
+            self.observe(
+                placed.enterprise_id,
+                placed.country,
+                placed.window_start,
+                flow.bytes_out,
+                1,
+                flow.dlp_categories,
+            )
+        self.flow_outcomes[placed.outcome] += 1
+        return placed.outcome
 
-    def close_windows(self, watermark: datetime) -> list[EvaluatedFinding]:
+    def close_windows(self, watermark: datetime) -> list[ClosedWindow]:
         """Close every window whose end plus the grace period is at or before `watermark`."""
-        due = [k for k in self.windows if k[2] + self._window + self._grace <= watermark]
-        return self._close(due)
+        due = watermark - self._window - self._grace
+        return self._close(lambda start: start <= due)
 
-    def close_all(self) -> list[EvaluatedFinding]:
+    def close_all(self) -> list[ClosedWindow]:
         """Close every open window (end of input in replay)."""
-        return self._close(list(self.windows))
+        return self._close(lambda _: True)
 
-    @property
-    def _minutes(self) -> int:
-        return self.config.reconciliation.window_minutes
-
-    def _aggregate(self, key: WindowKey) -> WindowAggregate:
-        found = self.windows.get(key)
-        if found is None:
-            found = self.windows[key] = WindowAggregate()
-        return found
-
-    def _close(self, keys: list[WindowKey]) -> list[EvaluatedFinding]:
-        findings: list[EvaluatedFinding] = []
-        for key in sorted(keys):
-            findings.extend(evaluate_window(key, self.windows.pop(key), self.config))
-        return findings
+    def _close(self, is_due: Callable[[datetime], bool]) -> list[ClosedWindow]:
+        closed: list[ClosedWindow] = []
+        for enterprise_id in sorted(self.states):
+            windows = self.states[enterprise_id].windows
+            for country, start in sorted(k for k in windows if is_due(k[1])):
+                aggregate = windows.pop((country, start))
+                findings = evaluate_window(enterprise_id, country, start, aggregate, self.config)
+                closed.append(ClosedWindow(enterprise_id, country, start, aggregate, findings))
+        return closed

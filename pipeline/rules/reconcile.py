@@ -2,56 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 
 from pipeline.config import RulesConfig
 from pipeline.rules.categories import covered, matches_any
 from pipeline.rules.findings import EvaluatedFinding, make_finding
+from pipeline.rules.state import WindowAggregate
 from schemas.types import format_datetime
-
-WindowKey = tuple[str, str, datetime]  # enterprise_id, country, window start (UTC)
-
-
-@dataclass
-class WindowAggregate:
-    """What was declared and what was seen for one enterprise, country and window."""
-
-    declared_bytes: int = 0
-    declared_logs: int = 0
-    declared_categories: set[str] = field(default_factory=set)
-    observed_bytes: int = 0
-    observed_flows: int = 0
-    observed_dlp: set[str] = field(default_factory=set)
-
-    def declare(self, nbytes: int, categories: list[str]) -> None:
-        self.declared_bytes += nbytes
-        self.declared_logs += 1
-        self.declared_categories.update(categories)
-
-    def observe(self, nbytes: int, dlp_categories: list[str]) -> None:
-        self.observed_bytes += nbytes
-        self.observed_flows += 1
-        self.observed_dlp.update(dlp_categories)
-
-    def merge(self, other: WindowAggregate) -> None:
-        self.declared_bytes += other.declared_bytes
-        self.declared_logs += other.declared_logs
-        self.declared_categories |= other.declared_categories
-        self.observed_bytes += other.observed_bytes
-        self.observed_flows += other.observed_flows
-        self.observed_dlp |= other.observed_dlp
-
-    def as_evidence(self) -> dict[str, object]:
-        return {
-            "declared_bytes": self.declared_bytes,
-            "declared_logs": self.declared_logs,
-            "declared_categories": sorted(self.declared_categories),
-            "observed_bytes": self.observed_bytes,
-            "observed_flows": self.observed_flows,
-            "observed_dlp_categories": sorted(self.observed_dlp),
-        }
 
 
 def undeclared(aggregate: WindowAggregate, config: RulesConfig) -> bool:
@@ -72,10 +30,13 @@ def undeclared_dlp(aggregate: WindowAggregate, config: RulesConfig) -> list[str]
 
 
 def evaluate_window(
-    key: WindowKey, aggregate: WindowAggregate, config: RulesConfig
+    enterprise_id: str,
+    country: str,
+    start: datetime,
+    aggregate: WindowAggregate,
+    config: RulesConfig,
 ) -> list[EvaluatedFinding]:
     """The findings of a closed window."""
-    enterprise_id, country, start = key
     end = start + timedelta(minutes=config.reconciliation.window_minutes)
     about = (country, format_datetime(start))
     evidence = {

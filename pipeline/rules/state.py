@@ -6,7 +6,9 @@ stay free of I/O and the state can be serialised and recovered.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pipeline.rules.categories import matches_any
 
@@ -31,10 +33,54 @@ class YearCounters:
 
 
 @dataclass
+class WindowAggregate:
+    """What was declared and what was seen for one enterprise, country and window."""
+
+    declared_bytes: int = 0
+    declared_logs: int = 0
+    declared_categories: set[str] = field(default_factory=set)
+    observed_bytes: int = 0
+    observed_flows: int = 0
+    observed_dlp: set[str] = field(default_factory=set)
+
+    def declare(self, nbytes: int, categories: list[str]) -> None:
+        self.declared_bytes += nbytes
+        self.declared_logs += 1
+        self.declared_categories.update(categories)
+
+    def observe(self, nbytes: int, flows: int, dlp_categories: Iterable[str]) -> None:
+        self.observed_bytes += nbytes
+        self.observed_flows += flows
+        self.observed_dlp.update(dlp_categories)
+
+    def as_evidence(self) -> dict[str, object]:
+        return {
+            "declared_bytes": self.declared_bytes,
+            "declared_logs": self.declared_logs,
+            "declared_categories": sorted(self.declared_categories),
+            "observed_bytes": self.observed_bytes,
+            "observed_flows": self.observed_flows,
+            "observed_dlp_categories": sorted(self.observed_dlp),
+        }
+
+
+WindowKey = tuple[str, datetime]  # destination country, window start (UTC)
+
+
+@dataclass
 class EnterpriseState:
+    """Everything the engine remembers about one enterprise; persisted as one value."""
+
     years: dict[int, YearCounters] = field(default_factory=dict)
     seen_transfers: set[str] = field(default_factory=set)
     expiring_notified: set[str] = field(default_factory=set)
+    windows: dict[WindowKey, WindowAggregate] = field(default_factory=dict)
+
+    def window(self, key: WindowKey) -> WindowAggregate:
+        found = self.windows.get(key)
+        if found is None:
+            found = self.windows[key] = WindowAggregate()
+        return found
 
     def year(self, year: int) -> YearCounters:
         counters = self.years.get(year)

@@ -7,7 +7,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from pipeline.config import default_rules_config
-from pipeline.rules.engine import Engine
+from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.reference import ReferenceIndex
 from schemas.models import EgressFlow, Enterprise, Filing, TransferLog
 
@@ -85,6 +85,10 @@ def make_engine(geo: dict[str, str] | None = None) -> Engine:
     return Engine(reference, default_rules_config(), resolve)
 
 
+def window_rules(closed: list[ClosedWindow]) -> list[str]:
+    return [f.finding.rule_id for window in closed for f in window.findings]
+
+
 def rules(findings: list[Any]) -> list[str]:
     return [f.finding.rule_id for f in findings]
 
@@ -102,7 +106,7 @@ def test_duplicate_transfer_is_ignored_everywhere() -> None:
     assert engine.transfer(log("t1", bytes=5_000_000)) == []
     # One byte over 1.2 x 5 MB + 10 MiB: undeclared only if the duplicate was not declared twice.
     assert engine.flow(flow("f1", 6_000_000 + 10_485_760 + 1)) == "reconciled"
-    assert rules(engine.close_all()) == ["XB-UNDECLARED-EGRESS"]
+    assert window_rules(engine.close_all()) == ["XB-UNDECLARED-EGRESS"]
 
 
 def test_flow_outcomes() -> None:
@@ -112,7 +116,7 @@ def test_flow_outcomes() -> None:
     assert engine.flow(flow("c", 1, dst_country=None, dst_ip="10.0.0.1")) == "unresolved_country"
     assert engine.flow(flow("d", 1, dst_country=None, dst_ip="8.8.8.8")) == "reconciled"
     assert engine.flow(flow("e", 1, dst_country="CN")) == "domestic"
-    assert (E1, "US", datetime(2025, 3, 3, 2, tzinfo=UTC)) in engine.windows
+    assert ("US", datetime(2025, 3, 3, 2, tzinfo=UTC)) in engine.states[E1].windows
 
 
 def test_windows_close_after_the_grace_period_only() -> None:
@@ -121,9 +125,10 @@ def test_windows_close_after_the_grace_period_only() -> None:
     window_end = datetime(2025, 3, 3, 3, tzinfo=UTC)
     assert engine.close_windows(window_end + timedelta(hours=23, minutes=59)) == []
     closed = engine.close_windows(window_end + timedelta(hours=24))
-    assert rules(closed) == ["XB-UNDECLARED-EGRESS"]
-    assert closed[0].finding.ts == datetime(2025, 3, 3, 2, tzinfo=UTC)
-    assert engine.windows == {}
+    assert window_rules(closed) == ["XB-UNDECLARED-EGRESS"]
+    assert closed[0].findings[0].finding.ts == datetime(2025, 3, 3, 2, tzinfo=UTC)
+    assert closed[0].aggregate.observed_bytes == 50_000_000
+    assert engine.states[E1].windows == {}
 
 
 def test_finding_evidence_hash_matches_its_bundle() -> None:
