@@ -56,7 +56,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
     app_id: str = "xbmon"
     rules_path: Path | None = None
-    metrics_port: int = Field(9464, ge=0, le=65535)
+    metrics_port: int = Field(9464, ge=0, le=65535)  # 0: no metrics endpoint
+    metrics_host: str = "127.0.0.1"  # 0.0.0.0 in containers, for Prometheus to scrape
+    batch_max_messages: int = Field(500, ge=1)
+    batch_within_s: float = Field(0.2, gt=0)
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
 

@@ -1,0 +1,65 @@
+"""The Faust app factory: one app, its tables and agents, registered explicitly.
+
+No import side effects and no autodiscovery (a failing autodiscovered import only logs a
+warning and silently drops an agent); `REGISTERED_AGENTS` is checked by the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from agents.flows import register_flow_agent
+from agents.output import Output
+from agents.reference import register_reference_tables
+from agents.transfers import register_transfer_agent
+from pipeline.settings import Settings
+from pipeline.sink import EvidenceSink
+from pipeline.worker import WorkerContext
+
+REGISTERED_AGENTS = ("xbmon.flows", "xbmon.transfers")
+
+
+@dataclass
+class XbmonApp:
+    app: faust.App
+    ctx: WorkerContext
+    output: Output
+
+
+def broker_urls(bootstrap_servers: str) -> list[str]:
+    return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server]
+
+
+def create_app(
+    settings: Settings, sink: EvidenceSink | None, ctx: WorkerContext | None = None
+) -> XbmonApp:
+    kafka = settings.kafka
+    app = faust.App(
+        settings.app_id,
+        broker=broker_urls(kafka.bootstrap_servers),
+        autodiscover=False,
+        store="memory://",
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=kafka.partitions,
+        topic_replication_factor=kafka.replication_factor,
+        broker_session_timeout=kafka.session_timeout_s,
+        broker_heartbeat_interval=kafka.heartbeat_interval_s,
+        broker_commit_interval=kafka.commit_interval_s,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=False,
+        table_standby_replicas=0,
+    )
+    ctx = ctx or WorkerContext(settings)
+    output = Output(app, ctx, sink)
+    register_reference_tables(app, ctx)
+    register_transfer_agent(app, ctx, output)
+    register_flow_agent(app, ctx, output)
+    return XbmonApp(app=app, ctx=ctx, output=output)
+
+
+def registered_agents(app: faust.App) -> tuple[str, ...]:
+    return tuple(sorted(str(name) for name in app.agents))

@@ -1,0 +1,39 @@
+"""The flow agent: attribute probe flows and re-key them, pre-aggregated, by enterprise."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from agents.events import to_messages
+from agents.output import Output
+from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES
+from pipeline.worker import WorkerContext
+
+log = logging.getLogger(__name__)
+
+
+def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> Any:
+    settings = ctx.settings
+    source = app.topic(EGRESS_FLOWS.name, key_serializer="raw", value_serializer="raw")
+    attributed = app.topic(FLOW_AGGREGATES.name, key_serializer="raw", value_serializer="raw")
+
+    @app.agent(source, name="xbmon.flows", concurrency=1)
+    async def flows(stream: Any) -> None:
+        async for events in stream.take_events(
+            settings.batch_max_messages, within=settings.batch_within_s
+        ):
+            messages = to_messages(events)
+            try:
+                by_enterprise, dead = ctx.process_flows(messages)
+                for enterprise_id, share in sorted(by_enterprise.items()):
+                    await attributed.send(key=enterprise_id.encode(), value=share.encode())
+                await output.publish([], dead)
+                output.observe_latency(messages)
+            except Exception as exc:
+                log.exception("flow batch failed; dead-lettering %d messages", len(messages))
+                await output.dead_letter_batch(messages, exc)
+
+    return flows

@@ -1,0 +1,99 @@
+"""Flows attributed and pre-aggregated per enterprise, country and window, for re-keying.
+
+Probes key flows by probe; reconciliation needs them where the enterprise's state lives. The
+flow agent folds a batch of flows into one small message per enterprise (this module's
+format, internal to xbmon) sent to `egress.flows.attributed` keyed by `enterprise_id`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+
+from pipeline.rules.engine import Engine
+from schemas.models import EgressFlow
+from schemas.types import format_datetime
+
+KIND_OBSERVED = "observed"
+KIND_WATERMARK = "watermark"
+
+
+@dataclass
+class Observed:
+    nbytes: int = 0
+    flows: int = 0
+    dlp: set[str] = field(default_factory=set)
+
+
+@dataclass
+class EnterpriseFlows:
+    """One enterprise's share of a flow batch."""
+
+    windows: dict[tuple[str, datetime], Observed] = field(default_factory=dict)
+    max_ts: datetime | None = None
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "kind": KIND_OBSERVED,
+                "max_ts": format_datetime(self.max_ts) if self.max_ts else None,
+                "windows": [
+                    [country, format_datetime(start), o.nbytes, o.flows, sorted(o.dlp)]
+                    for (country, start), o in sorted(self.windows.items())
+                ],
+            }
+        )
+
+
+def aggregate_flows(
+    engine: Engine, flows: list[EgressFlow]
+) -> tuple[dict[str, EnterpriseFlows], Counter[str]]:
+    """Attribute and fold flows; returns per-enterprise aggregates and outcome counts."""
+    by_enterprise: dict[str, EnterpriseFlows] = {}
+    outcomes: Counter[str] = Counter()
+    for flow in flows:
+        placed = engine.attribute(flow)
+        outcomes[placed.outcome] += 1
+        if placed.outcome != "reconciled":
+            continue
+        assert placed.enterprise_id and placed.country and placed.window_start
+        share = by_enterprise.setdefault(placed.enterprise_id, EnterpriseFlows())
+        observed = share.windows.setdefault((placed.country, placed.window_start), Observed())
+        observed.nbytes += flow.bytes_out
+        observed.flows += 1
+        observed.dlp.update(flow.dlp_categories)
+        if share.max_ts is None or flow.ts_end > share.max_ts:
+            share.max_ts = flow.ts_end
+    return by_enterprise, outcomes
+
+
+def watermark_message(ts: datetime) -> bytes:
+    """A control record: event time has reached `ts` (closes due windows; replay's flush)."""
+    return orjson.dumps({"kind": KIND_WATERMARK, "max_ts": format_datetime(ts)})
+
+
+@dataclass(frozen=True)
+class AggregateMessage:
+    kind: str
+    max_ts: datetime | None
+    windows: list[tuple[str, datetime, int, int, list[str]]]
+
+
+def decode_aggregate(raw: bytes) -> AggregateMessage:
+    """Parse an internal aggregate message; raises ValueError naming what is wrong."""
+    try:
+        document = orjson.loads(raw)
+        kind = document["kind"]
+        max_ts = datetime.fromisoformat(document["max_ts"]) if document.get("max_ts") else None
+        windows = [
+            (str(c), datetime.fromisoformat(s), int(b), int(n), [str(x) for x in d])
+            for c, s, b, n, d in document.get("windows", [])
+        ]
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"invalid flow aggregate message: {exc!r}") from exc
+    if kind not in (KIND_OBSERVED, KIND_WATERMARK):
+        raise ValueError(f"invalid flow aggregate message: kind {kind!r}")
+    return AggregateMessage(kind, max_ts, windows)

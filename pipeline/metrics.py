@@ -1,0 +1,68 @@
+"""Every Prometheus metric of xbmon, defined once. Labels are bounded: never an enterprise id."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+EVENTS = Counter(
+    "xbmon_events_total",
+    "Records consumed, by topic and outcome (evaluated, duplicate, invalid, watermark).",
+    ["topic", "outcome"],
+)
+FLOWS = Counter(
+    "xbmon_flows_total",
+    "Probe flows by attribution outcome (reconciled, unattributed, domestic, ...).",
+    ["outcome"],
+)
+FINDINGS = Counter(
+    "xbmon_findings_total", "Findings produced, by rule and severity.", ["rule", "severity"]
+)
+DEADLETTERS = Counter(
+    "xbmon_deadletters_total",
+    "Records sent to the dead-letter topic, by source topic and kind of reason.",
+    ["topic", "reason"],
+)
+PROCESSING_LATENCY = Histogram(
+    "xbmon_processing_latency_seconds",
+    "From a message's broker timestamp to its batch being processed and stored.",
+    ["topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+BATCH_SIZE = Histogram(
+    "xbmon_batch_messages",
+    "Messages per processed batch.",
+    ["agent"],
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
+)
+STORE_ROWS = Counter("xbmon_store_rows_total", "Rows written to the evidence store.", ["table"])
+STORE_FAILURES = Counter(
+    "xbmon_store_write_failures_total", "Failed evidence-store writes (retried).", ["table"]
+)
+OPEN_WINDOWS = Gauge("xbmon_open_windows", "Reconciliation windows not yet closed.")
+REFERENCE_RECORDS = Gauge(
+    "xbmon_reference_records", "Reference records held by this worker.", ["kind"]
+)
+WATERMARK = Gauge(
+    "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
+)
+
+
+def reason_kind(reason: str) -> str:
+    """A bounded label for a dead-letter reason (the full reason travels with the record)."""
+    if reason.startswith("invalid JSON"):
+        return "invalid_json"
+    if reason.startswith("empty message"):
+        return "empty"
+    if "exceeds the" in reason:
+        return "oversized"
+    if reason.startswith("record: expected a JSON object"):
+        return "not_object"
+    if reason.startswith("invalid flow aggregate"):
+        return "internal_format"
+    return "schema"
+
+
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Expose /metrics on `host:port` (port 0 disables)."""
+    if port:
+        start_http_server(port, addr=host)

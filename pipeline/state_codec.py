@@ -1,0 +1,75 @@
+"""Enterprise state <-> bytes, for changelog-backed tables (restart recovery).
+
+Deterministic JSON (sorted sets) so the same state always encodes to the same bytes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from pipeline.rules.state import EnterpriseState, WindowAggregate, YearCounters
+from schemas.types import format_datetime
+
+FORMAT_VERSION = 1
+
+
+def encode_state(state: EnterpriseState) -> bytes:
+    years = {
+        str(year): {
+            "s": c.subjects,
+            "z": c.sensitive,
+            "sets": sorted([sorted(cats), amount] for cats, amount in c.category_sets.items()),
+            "used": c.filing_used,
+        }
+        for year, c in state.years.items()
+    }
+    windows = sorted(
+        [
+            country,
+            format_datetime(start),
+            w.declared_bytes,
+            w.declared_logs,
+            sorted(w.declared_categories),
+            w.observed_bytes,
+            w.observed_flows,
+            sorted(w.observed_dlp),
+        ]
+        for (country, start), w in state.windows.items()
+    )
+    document = {
+        "v": FORMAT_VERSION,
+        "years": years,
+        "seen": sorted(state.seen_transfers),
+        "notified": sorted(state.expiring_notified),
+        "windows": windows,
+    }
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def decode_state(data: bytes) -> EnterpriseState:
+    document: dict[str, Any] = orjson.loads(data)
+    if document.get("v") != FORMAT_VERSION:
+        raise ValueError(f"unknown enterprise state format {document.get('v')!r}")
+    state = EnterpriseState(
+        seen_transfers=set(document["seen"]), expiring_notified=set(document["notified"])
+    )
+    for year, c in document["years"].items():
+        state.years[int(year)] = YearCounters(
+            subjects=c["s"],
+            sensitive=c["z"],
+            category_sets={frozenset(cats): amount for cats, amount in c["sets"]},
+            filing_used=dict(c["used"]),
+        )
+    for country, start, d_bytes, d_logs, d_cats, o_bytes, o_flows, o_dlp in document["windows"]:
+        state.windows[(country, datetime.fromisoformat(start))] = WindowAggregate(
+            declared_bytes=d_bytes,
+            declared_logs=d_logs,
+            declared_categories=set(d_cats),
+            observed_bytes=o_bytes,
+            observed_flows=o_flows,
+            observed_dlp=set(o_dlp),
+        )
+    return state

@@ -1,0 +1,112 @@
+"""The wire format: a Kafka message value is one JSON object or an array of them.
+
+Decoding is ours, from raw bytes, so a bad record is never silently acknowledged by the
+framework: each one becomes a `Rejected` (its index, its raw bytes, a reason naming the field)
+for the dead-letter topic, and the valid records of the same message go on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import orjson
+from pydantic import BaseModel, ValidationError
+
+from schemas.errors import describe_error
+from schemas.types import format_datetime
+
+M = TypeVar("M", bound=BaseModel)
+
+#: One record larger than this is refused (a message may hold many records).
+MAX_RECORD_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int | None  # position in the batch; None when the message itself is unreadable
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class Decoded(Generic[M]):
+    records: list[M]
+    rejected: list[Rejected]
+    indices: list[int]  # batch index of each valid record
+
+
+def decode_batch(
+    raw: bytes | None, model: type[M], max_record_bytes: int = MAX_RECORD_BYTES
+) -> Decoded[M]:
+    """Validate every record of a message; never raises on data."""
+    if raw is None:
+        return Decoded([], [Rejected(None, b"", "empty message (no value)")], [])
+    try:
+        document = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Decoded([], [Rejected(None, raw, f"invalid JSON: {exc}")], [])
+    items = document if isinstance(document, list) else [document]
+    records: list[M] = []
+    indices: list[int] = []
+    rejected: list[Rejected] = []
+    for index, item in enumerate(items):
+        reason = _check_item(item, max_record_bytes)
+        if reason is None:
+            try:
+                records.append(model.model_validate(item))
+                indices.append(index)
+                continue
+            except ValidationError as exc:
+                reason = describe_error(exc)
+        rejected.append(Rejected(index, _raw_item(item, raw, len(items)), reason))
+    return Decoded(records, rejected, indices)
+
+
+def _check_item(item: Any, max_record_bytes: int) -> str | None:
+    if not isinstance(item, dict):
+        return f"record: expected a JSON object, got {type(item).__name__}"
+    size = len(orjson.dumps(item))
+    if size > max_record_bytes:
+        return f"record: {size} bytes exceeds the {max_record_bytes}-byte limit"
+    return None
+
+
+def _raw_item(item: Any, raw: bytes, count: int) -> bytes:
+    """The rejected record's own bytes (the whole message when it held just this one)."""
+    if count == 1:
+        return raw
+    try:
+        return orjson.dumps(item)
+    except TypeError:  # pragma: no cover - orjson.loads output always re-encodes
+        return raw
+
+
+def encode_batch(records: list[BaseModel]) -> bytes:
+    """A message value holding `records` as one JSON array (the producers' batching)."""
+    return b"[" + b",".join(r.model_dump_json().encode() for r in records) + b"]"
+
+
+def deadletter_value(
+    rejected: Rejected, topic: str, partition: int, offset: int, received_at: datetime
+) -> bytes:
+    """The dead-letter record: where it came from, why, and its raw bytes (UTF-8 or base64)."""
+    try:
+        raw_text, encoding = rejected.raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        import base64
+
+        raw_text, encoding = base64.b64encode(rejected.raw).decode(), "base64"
+    return orjson.dumps(
+        {
+            "source_topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "index": rejected.index,
+            "reason": rejected.reason,
+            "raw": raw_text,
+            "raw_encoding": encoding,
+            "received_at": format_datetime(received_at),
+        }
+    )

@@ -1,0 +1,127 @@
+"""What one worker process holds, framework-free: engine, reference index, store, processors.
+
+The Faust layer (`agents/`) creates one `WorkerContext` and hands it raw messages; nothing
+here imports faust, so the same context runs under tests without a broker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from pipeline import metrics
+from pipeline.config import RulesConfig, default_rules_config, load_rules_config
+from pipeline.flow_aggregates import EnterpriseFlows, aggregate_flows
+from pipeline.geo import GeoResolver
+from pipeline.reference_stream import apply_reference
+from pipeline.rules.engine import Engine
+from pipeline.rules.reference import ReferenceIndex
+from pipeline.rules.state import EnterpriseState
+from pipeline.settings import Settings
+from pipeline.stream_batch import (
+    BatchOutput,
+    DeadLetter,
+    Message,
+    StateLoader,
+    TransferBatchProcessor,
+)
+from pipeline.topics import FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.wire import Rejected, decode_batch
+from schemas.models import EgressFlow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class WorkerContext:
+    """Engine and indexes of one worker; the agents call in with raw messages."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: RulesConfig | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.config = config or (
+            load_rules_config(settings.rules_path)
+            if settings.rules_path
+            else default_rules_config()
+        )
+        self.clock = clock
+        self.reference = ReferenceIndex()
+        self.engine = Engine(self.reference, self.config, GeoResolver().country)
+        self._load_state: StateLoader = lambda _: None
+        self.transfers = TransferBatchProcessor(
+            self.engine, TRANSFER_LOGS.name, FLOW_AGGREGATES.name, self._state
+        )
+
+    def _state(self, enterprise_id: str) -> EnterpriseState | None:
+        return self._load_state(enterprise_id)
+
+    def use_state_loader(self, loader: StateLoader) -> None:
+        """Where cache misses of enterprise state are read from (the changelog-backed table)."""
+        self._load_state = loader
+
+    def forget_states(self) -> None:
+        """Drop cached state (on rebalance: the table is the truth for reassigned partitions)."""
+        self.engine.states.clear()
+
+    # --- reference data ------------------------------------------------------------------
+    def apply_reference(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """Apply one reference record; a bad one is logged and counted, never raised."""
+        if key is None:
+            log.warning("reference record without key on %s ignored", topic)
+            return
+        try:
+            apply_reference(self.reference, topic, key, value)
+        except (ValueError, TypeError) as exc:
+            log.warning("invalid reference record on %s (%r): %s", topic, key, exc)
+            metrics.DEADLETTERS.labels(topic, "schema").inc()
+        for kind, count in self.reference.counts().items():
+            metrics.REFERENCE_RECORDS.labels(kind).set(count)
+
+    # --- flows -----------------------------------------------------------------------------
+    def process_flows(
+        self, messages: list[Message]
+    ) -> tuple[dict[str, EnterpriseFlows], list[DeadLetter]]:
+        """Decode, attribute and pre-aggregate a batch of probe flows."""
+        flows: list[EgressFlow] = []
+        dead: list[DeadLetter] = []
+        for message in messages:
+            decoded = decode_batch(message.value, EgressFlow)
+            flows.extend(decoded.records)
+            dead.extend(DeadLetter(r, message) for r in decoded.rejected)
+            metrics.EVENTS.labels(message.topic, "evaluated").inc(len(decoded.records))
+            metrics.EVENTS.labels(message.topic, "invalid").inc(len(decoded.rejected))
+        by_enterprise, outcomes = aggregate_flows(self.engine, flows)
+        for outcome, count in outcomes.items():
+            metrics.FLOWS.labels(outcome).inc(count)
+        return by_enterprise, dead
+
+    # --- transfers and windows -------------------------------------------------------------
+    def process_transfers(self, messages: list[Message]) -> BatchOutput:
+        out = self.transfers.process(messages)
+        for (topic, outcome), count in out.counts.items():
+            metrics.EVENTS.labels(topic, outcome).inc(count)
+        for item in out.findings:
+            metrics.FINDINGS.labels(item.finding.rule_id, item.finding.severity).inc()
+        metrics.OPEN_WINDOWS.set(sum(len(s.windows) for s in self.engine.states.values()))
+        if self.transfers.watermark is not None:
+            metrics.WATERMARK.set(self.transfers.watermark.timestamp())
+        return out
+
+    def count_deadletters(self, dead: list[DeadLetter]) -> None:
+        for letter in dead:
+            metrics.DEADLETTERS.labels(
+                letter.source.topic, metrics.reason_kind(letter.rejected.reason)
+            ).inc()
+
+
+__all__ = ["DeadLetter", "Message", "Rejected", "WorkerContext", "utc_now"]
