@@ -17,7 +17,7 @@ from pipeline.rules.prefixes import Address
 from pipeline.rules.reconcile import evaluate_window
 from pipeline.rules.reference import ReferenceIndex
 from pipeline.rules.state import EnterpriseState, WindowAggregate
-from pipeline.rules.transfers import evaluate_transfer
+from pipeline.rules.transfers import TransferResult, evaluate_transfer
 from pipeline.rules.years import window_start
 from schemas.models import EgressFlow, TransferLog
 from schemas.types import HOME_COUNTRY
@@ -75,12 +75,16 @@ class Engine:
 
     def transfer(self, log: TransferLog) -> list[EvaluatedFinding]:
         """Evaluate a declared transfer (event-time order) and declare it to its window."""
+        return self.transfer_result(log).findings
+
+    def transfer_result(self, log: TransferLog) -> TransferResult:
+        """`transfer`, with the path decision and whether it was a repeated `transfer_id`."""
         state = self.state(log.enterprise_id)
         result = evaluate_transfer(log, self.reference, state, self.config)
         if not result.duplicate:
             key = (log.country, window_start(log.ts, self._minutes))
             state.window(key).declare(log.bytes, log.categories)
-        return result.findings
+        return result
 
     def attribute(self, flow: EgressFlow) -> AttributedFlow:
         """Owner by `enterprise_id` or longest `egress_cidrs` prefix; country by GeoIP if absent."""

@@ -93,6 +93,27 @@ class ReferenceIndex:
         self._entries[key] = entry
         self._entries_by_sector[entry.sector].append(entry)
 
+    def remove_enterprise(self, enterprise_id: str) -> None:
+        if self.enterprises.pop(enterprise_id, None) is not None:
+            self._prefixes.remove_owner(enterprise_id)
+
+    def remove_filing(self, filing_id: str) -> None:
+        previous = self.filings.pop(filing_id, None)
+        if previous is not None:
+            self._filings_by_enterprise[previous.enterprise_id].pop(filing_id, None)
+
+    def remove_entry(self, list_id: str, item_id: str) -> None:
+        previous = self._entries.pop((list_id, item_id), None)
+        if previous is not None:
+            self._entries_by_sector[previous.sector].remove(previous)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "enterprises": len(self.enterprises),
+            "filings": len(self.filings),
+            "negative_list": len(self._entries),
+        }
+
     # --- lookups -------------------------------------------------------------------------
     def enterprise(self, enterprise_id: str) -> Enterprise:
         found = self.enterprises.get(enterprise_id)
