@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from kafka.partitioner.default import murmur2
+
 from pipeline.flow_aggregates import KIND_WATERMARK, decode_aggregate
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.findings import EvaluatedFinding
@@ -58,17 +60,30 @@ class BatchOutput:
 StateLoader = Callable[[str], EnterpriseState | None]
 
 
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as in the Java client) gives `key`."""
+    return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions
+
+
 class TransferBatchProcessor:
     """Evaluates transfer logs and reconciles flow aggregates, batch by batch."""
 
     def __init__(
-        self, engine: Engine, logs_topic: str, aggregates_topic: str, load_state: StateLoader
+        self,
+        engine: Engine,
+        logs_topic: str,
+        aggregates_topic: str,
+        load_state: StateLoader,
+        partitions: int,
     ) -> None:
         self.engine = engine
         self.logs_topic = logs_topic
         self.aggregates_topic = aggregates_topic
         self.load_state = load_state
-        self.watermark: datetime | None = None
+        self.partitions = partitions
+        # Event time per partition: a partition's windows close on its own progress, so a
+        # partition that lags behind another never has its windows closed early.
+        self.watermarks: dict[int, datetime] = {}
 
     def _ensure_loaded(self, enterprise_id: str) -> None:
         if enterprise_id not in self.engine.states:
@@ -76,26 +91,39 @@ class TransferBatchProcessor:
             if stored is not None:
                 self.engine.states[enterprise_id] = stored
 
-    def _advance(self, ts: datetime | None) -> None:
-        if ts is not None and (self.watermark is None or ts > self.watermark):
-            self.watermark = ts
+    @property
+    def watermark(self) -> datetime | None:
+        """The slowest partition's event time (what is certainly complete)."""
+        return min(self.watermarks.values()) if self.watermarks else None
+
+    def _advance(self, partition: int, ts: datetime | None, advanced: set[int]) -> None:
+        current = self.watermarks.get(partition)
+        if ts is not None and (current is None or ts > current):
+            self.watermarks[partition] = ts
+            advanced.add(partition)
 
     def process(self, messages: Sequence[Message]) -> BatchOutput:
         out = BatchOutput()
+        advanced: set[int] = set()
         for message in messages:
             if message.topic == self.aggregates_topic:
-                self._aggregate(message, out)
+                self._aggregate(message, out, advanced)
             else:
-                self._logs(message, out)
-        if self.watermark is not None:
-            closed = self.engine.close_windows(self.watermark)
+                self._logs(message, out, advanced)
+        for partition in sorted(advanced):
+            closed = self.engine.close_windows(
+                self.watermarks[partition], self._in_partition(partition)
+            )
             out.windows.extend(closed)
             for window in closed:
                 out.findings.extend(window.findings)
                 out.touched.add(window.enterprise_id)
         return out
 
-    def _logs(self, message: Message, out: BatchOutput) -> None:
+    def _in_partition(self, partition: int) -> Callable[[str], bool]:
+        return lambda enterprise_id: partition_of(enterprise_id, self.partitions) == partition
+
+    def _logs(self, message: Message, out: BatchOutput, advanced: set[int]) -> None:
         decoded = decode_batch(message.value, TransferLog)
         for rejected in decoded.rejected:
             out.deadletters.append(DeadLetter(rejected, message))
@@ -107,9 +135,9 @@ class TransferBatchProcessor:
             out.transfers.append(EvaluatedTransfer(log, result.decision, message))
             out.touched.add(log.enterprise_id)
             out.counts[(message.topic, "duplicate" if result.duplicate else "evaluated")] += 1
-            self._advance(log.ts)
+            self._advance(message.partition, log.ts, advanced)
 
-    def _aggregate(self, message: Message, out: BatchOutput) -> None:
+    def _aggregate(self, message: Message, out: BatchOutput, advanced: set[int]) -> None:
         try:
             aggregate = decode_aggregate(message.value or b"")
         except ValueError as exc:
@@ -118,7 +146,7 @@ class TransferBatchProcessor:
             )
             out.counts[(message.topic, "invalid")] += 1
             return
-        self._advance(aggregate.max_ts)
+        self._advance(message.partition, aggregate.max_ts, advanced)
         if aggregate.kind == KIND_WATERMARK:
             out.counts[(message.topic, "watermark")] += 1
             return

@@ -59,7 +59,11 @@ class WorkerContext:
         self.engine = Engine(self.reference, self.config, GeoResolver().country)
         self._load_state: StateLoader = lambda _: None
         self.transfers = TransferBatchProcessor(
-            self.engine, TRANSFER_LOGS.name, FLOW_AGGREGATES.name, self._state
+            self.engine,
+            TRANSFER_LOGS.name,
+            FLOW_AGGREGATES.name,
+            self._state,
+            settings.kafka.partitions,
         )
 
     def _state(self, enterprise_id: str) -> EnterpriseState | None:

@@ -127,18 +127,30 @@ class Engine:
         self.flow_outcomes[placed.outcome] += 1
         return placed.outcome
 
-    def close_windows(self, watermark: datetime) -> list[ClosedWindow]:
-        """Close every window whose end plus the grace period is at or before `watermark`."""
+    def close_windows(
+        self, watermark: datetime, enterprises: Callable[[str], bool] | None = None
+    ) -> list[ClosedWindow]:
+        """Close every window whose end plus the grace period is at or before `watermark`.
+
+        `enterprises` restricts closing to the enterprises a watermark speaks for (the stream
+        keeps one watermark per partition).
+        """
         due = watermark - self._window - self._grace
-        return self._close(lambda start: start <= due)
+        return self._close(lambda start: start <= due, enterprises)
 
     def close_all(self) -> list[ClosedWindow]:
         """Close every open window (end of input in replay)."""
         return self._close(lambda _: True)
 
-    def _close(self, is_due: Callable[[datetime], bool]) -> list[ClosedWindow]:
+    def _close(
+        self,
+        is_due: Callable[[datetime], bool],
+        enterprises: Callable[[str], bool] | None = None,
+    ) -> list[ClosedWindow]:
         closed: list[ClosedWindow] = []
         for enterprise_id in sorted(self.states):
+            if enterprises is not None and not enterprises(enterprise_id):
+                continue
             windows = self.states[enterprise_id].windows
             for country, start in sorted(k for k in windows if is_due(k[1])):
                 aggregate = windows.pop((country, start))
