@@ -9,6 +9,7 @@ import faust
 
 from agents.events import to_messages
 from agents.output import Output
+from pipeline import metrics
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES
 from pipeline.worker import WorkerContext
 
@@ -30,6 +31,7 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
                 by_enterprise, dead = ctx.process_flows(messages)
                 for enterprise_id, share in sorted(by_enterprise.items()):
                     await attributed.send(key=enterprise_id.encode(), value=share.encode())
+                metrics.AGGREGATES_SENT.inc(len(by_enterprise))
                 await output.publish([], dead)
                 output.observe_latency(messages)
             except Exception as exc:

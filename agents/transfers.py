@@ -14,6 +14,7 @@ import faust
 
 from agents.events import to_messages
 from agents.output import Output
+from pipeline import metrics
 from pipeline.state_codec import decode_state, encode_state
 from pipeline.topics import FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.worker import WorkerContext
@@ -48,6 +49,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             decoded = decode_state(raw)
             if decoded.windows:
                 ctx.engine.states[key.decode()] = decoded
+        metrics.WORKER_READY.set(1)
 
     channel = app.topic(
         TRANSFER_LOGS.name, FLOW_AGGREGATES.name, key_serializer="raw", value_serializer="raw"

@@ -39,6 +39,14 @@ def replay(
     summary: Annotated[
         bool, typer.Option("--summary", help="Also print findings by rule on stderr.")
     ] = False,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Push the files through a local broker and the real workers instead, and "
+            "print the findings the stream produced (same format).",
+        ),
+    ] = False,
 ) -> None:
     """Run the rule engine over DIR offline and print findings as JSON lines."""
     from pipeline.config import load_rules_config
@@ -47,7 +55,12 @@ def replay(
 
     config = load_rules_config(rules) if rules else None
     try:
-        result = replay_dir(directory, config)
+        if stream:
+            from pipeline.stream_replay import stream_replay
+
+            result = stream_replay(directory, rules_path=rules)
+        else:
+            result = replay_dir(directory, config)
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(2) from exc
@@ -93,5 +106,22 @@ def schema_export(
         err.print(f"wrote {path}")
 
 
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning",
+) -> None:
+    """Run one stream worker (settings from XBMON_* environment variables)."""
+    from agents.worker import run_worker
+    from pipeline.settings import Settings
+    from pipeline.sink import open_sink
+
+    settings = Settings()
+    run_worker(settings, open_sink(settings), loglevel)
+
+
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -42,6 +42,12 @@ OPEN_WINDOWS = Gauge("xbmon_open_windows", "Reconciliation windows not yet close
 REFERENCE_RECORDS = Gauge(
     "xbmon_reference_records", "Reference records held by this worker.", ["kind"]
 )
+WORKER_READY = Gauge(
+    "xbmon_worker_ready", "1 once partitions are assigned and tables recovered."
+)
+AGGREGATES_SENT = Counter(
+    "xbmon_flow_aggregates_sent_total", "Attributed flow aggregates re-keyed by enterprise."
+)
 WATERMARK = Gauge(
     "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
 )

@@ -99,8 +99,8 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     )
 
 
-def replay_dir(directory: Path, config: RulesConfig | None = None) -> ReplayResult:
-    """Replay the files of `directory` (the contract's layout)."""
+def load_dir(directory: Path) -> tuple[dict[str, list[BaseModel]], list[str]]:
+    """The valid records of each file of the replay layout, and the invalid lines' errors."""
     errors: list[str] = []
     loaded: dict[str, list[BaseModel]] = {}
     for name, model in FILES.items():
@@ -111,6 +111,12 @@ def replay_dir(directory: Path, config: RulesConfig | None = None) -> ReplayResu
             loaded[name] = []
             continue
         loaded[name] = list(read_jsonl(path, model, errors))
+    return loaded, errors
+
+
+def replay_dir(directory: Path, config: RulesConfig | None = None) -> ReplayResult:
+    """Replay the files of `directory` (the contract's layout)."""
+    loaded, errors = load_dir(directory)
     findings = replay_records(
         enterprises=_typed(loaded["enterprises.jsonl"], Enterprise),
         filings=_typed(loaded["filings.jsonl"], Filing),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from pipeline.settings import Settings
 from pipeline.stream_batch import BatchOutput, Message
 
 
@@ -12,3 +13,10 @@ class EvidenceSink(Protocol):
     def write(self, out: BatchOutput, messages: Sequence[Message]) -> None: ...
 
     def close(self) -> None: ...
+
+
+def open_sink(settings: Settings) -> EvidenceSink | None:
+    """The evidence sink for this worker, or None when the store is disabled."""
+    if not settings.store_enabled:
+        return None
+    raise NotImplementedError("evidence store sink: see pipeline.storage")

@@ -1,0 +1,227 @@
+"""The embedded stack: a local broker, worker processes, and a producer, on one machine.
+
+Used by `xbmon up`, `xbmon replay --stream` and the integration tests. Workers are child
+processes running `xbmon worker` exactly as in server mode; the supervisor sees inside them
+through their /metrics endpoints only, so nothing here depends on in-process shortcuts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from kafka import KafkaConsumer, KafkaProducer
+
+from pipeline.broker import LocalBroker, free_port
+from pipeline.kafka_admin import ensure_topics
+from pipeline.metrics_client import Samples, scrape, total
+from pipeline.topics import ALL_TOPICS
+
+log = logging.getLogger(__name__)
+
+
+class StackError(RuntimeError):
+    """The embedded stack did not reach the state it waited for."""
+
+
+def wait_until(
+    condition: Callable[[], bool], timeout: float, what: str, interval: float = 0.1
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise StackError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@dataclass
+class WorkerProcess:
+    """One `xbmon worker` child process and its metrics endpoint."""
+
+    index: int
+    process: subprocess.Popen[bytes]
+    metrics_port: int
+    log_path: Path
+
+    def metrics(self) -> Samples:
+        return scrape(self.metrics_port)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, no final commit (fault tests)."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """Broker + workers. `bootstrap` set: use that broker (server mode) instead of Tansu."""
+
+    data_dir: Path
+    partitions: int = 4
+    bootstrap: str | None = None
+    app_id: str = "xbmon"
+    store: bool = True
+    rules_path: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    broker: LocalBroker | None = None
+    workers: list[WorkerProcess] = field(default_factory=list)
+    _producer: KafkaProducer | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def start(self, workers: int = 1, ready_timeout: float = 60.0) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.bootstrap is None:
+            self.broker = LocalBroker(self.data_dir / "broker").start()
+            self.bootstrap = self.broker.bootstrap_servers
+        ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
+        for _ in range(workers):
+            self.add_worker()
+        self.wait_ready(ready_timeout)
+        return self
+
+    def add_worker(self) -> WorkerProcess:
+        index = len(self.workers)
+        port = free_port()
+        log_path = self.data_dir / f"worker-{index}.log"
+        env = {
+            **os.environ,
+            "XBMON_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap or "",
+            "XBMON_KAFKA__PARTITIONS": str(self.partitions),
+            "XBMON_METRICS_PORT": str(port),
+            "XBMON_APP_ID": self.app_id,
+            "XBMON_DATA_DIR": str(self.data_dir),
+            "XBMON_STORE_ENABLED": "true" if self.store else "false",
+            **({"XBMON_RULES_PATH": str(self.rules_path)} if self.rules_path else {}),
+            **self.extra_env,
+        }
+        with log_path.open("ab") as handle:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "pipeline.cli", "worker"],
+                env=env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
+            )
+        worker = WorkerProcess(index, process, port, log_path)
+        self.workers.append(worker)
+        return worker
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        def ready() -> bool:
+            for worker in self.live_workers():
+                if total(worker.metrics(), "xbmon_worker_ready") < 1:
+                    return False
+            dead = [w for w in self.workers if not w.alive and w.process.returncode not in (0, -9)]
+            if dead:
+                raise StackError(f"worker {dead[0].index} exited:\n{dead[0].log_tail()}")
+            return True
+
+        wait_until(ready, timeout, "workers to join and recover")
+
+    def live_workers(self) -> list[WorkerProcess]:
+        return [w for w in self.workers if w.alive]
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None
+        if self.broker is not None:
+            self.broker.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # --- producing and observing -----------------------------------------------------------
+    @property
+    def producer(self) -> KafkaProducer:
+        if self._producer is None:
+            self._producer = KafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                linger_ms=5,
+                max_request_size=8 * 1024 * 1024,
+            )
+        return self._producer
+
+    def produce(
+        self, messages: Iterable[tuple[str, bytes | None, bytes | None, int | None]]
+    ) -> int:
+        """Send (topic, key, value, partition) messages; flush; return how many."""
+        count = 0
+        for topic, key, value, partition in messages:
+            self.producer.send(topic, key=key, value=value, partition=partition)
+            count += 1
+        self.producer.flush()
+        return count
+
+    def metrics(self) -> Samples:
+        """Samples of all live workers, summed per series."""
+        merged: Samples = {}
+        for worker in self.live_workers():
+            for key, value in worker.metrics().items():
+                merged[key] = merged.get(key, 0.0) + value
+        return merged
+
+    def metric(self, name: str, **labels: str) -> float:
+        return total(self.metrics(), name, **labels)
+
+    def read_topic(self, topic: str, timeout_ms: int = 1500) -> list[tuple[bytes | None, bytes]]:
+        """Every message of `topic` from the beginning, until it has been quiet `timeout_ms`."""
+        consumer = KafkaConsumer(
+            topic,
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            consumer_timeout_ms=timeout_ms,
+        )
+        try:
+            return [(m.key, m.value) for m in consumer]
+        finally:
+            consumer.close()
+
+
+def all_partitions(
+    topic: str, partitions: int, value: bytes
+) -> Sequence[tuple[str, bytes | None, bytes | None, int | None]]:
+    """The same control message to every partition of `topic`."""
+    return [(topic, None, value, p) for p in range(partitions)]
