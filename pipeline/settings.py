@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     rules_path: Path | None = None
     metrics_port: int = Field(9464, ge=0, le=65535)  # 0: no metrics endpoint
     metrics_host: str = "127.0.0.1"  # 0.0.0.0 in containers, for Prometheus to scrape
+    # event_time: a window closes when its partition's event time passes its end plus the
+    # grace period. end_of_input: only an explicit watermark record closes windows (replay).
+    windows_close: Literal["event_time", "end_of_input"] = "event_time"
     store_enabled: bool = True  # off only for stream tests that read the findings topic
     batch_max_messages: int = Field(500, ge=1)
     batch_within_s: float = Field(0.2, gt=0)

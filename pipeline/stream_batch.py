@@ -75,12 +75,15 @@ class TransferBatchProcessor:
         aggregates_topic: str,
         load_state: StateLoader,
         partitions: int,
+        data_advances_watermark: bool = True,
     ) -> None:
         self.engine = engine
         self.logs_topic = logs_topic
         self.aggregates_topic = aggregates_topic
         self.load_state = load_state
         self.partitions = partitions
+        # False: only watermark control records close windows (replay's "end of input").
+        self.data_advances_watermark = data_advances_watermark
         # Event time per partition: a partition's windows close on its own progress, so a
         # partition that lags behind another never has its windows closed early.
         self.watermarks: dict[int, datetime] = {}
@@ -135,7 +138,8 @@ class TransferBatchProcessor:
             out.transfers.append(EvaluatedTransfer(log, result.decision, message))
             out.touched.add(log.enterprise_id)
             out.counts[(message.topic, "duplicate" if result.duplicate else "evaluated")] += 1
-            self._advance(message.partition, log.ts, advanced)
+            if self.data_advances_watermark:
+                self._advance(message.partition, log.ts, advanced)
 
     def _aggregate(self, message: Message, out: BatchOutput, advanced: set[int]) -> None:
         try:
@@ -146,10 +150,12 @@ class TransferBatchProcessor:
             )
             out.counts[(message.topic, "invalid")] += 1
             return
-        self._advance(message.partition, aggregate.max_ts, advanced)
         if aggregate.kind == KIND_WATERMARK:
+            self._advance(message.partition, aggregate.max_ts, advanced)
             out.counts[(message.topic, "watermark")] += 1
             return
+        if self.data_advances_watermark:
+            self._advance(message.partition, aggregate.max_ts, advanced)
         enterprise_id = (message.key or b"").decode()
         self._ensure_loaded(enterprise_id)
         for country, start, nbytes, flows, dlp in aggregate.windows:

@@ -69,7 +69,12 @@ def stream_replay(
     loaded, errors = load_dir(directory)
     with tempfile.TemporaryDirectory(prefix="xbmon-stream-") as scratch:
         stack = Stack(
-            work_dir or Path(scratch), partitions=partitions, store=False, rules_path=rules_path
+            work_dir or Path(scratch),
+            partitions=partitions,
+            store=False,
+            rules_path=rules_path,
+            # Replay closes windows at the end of input, not as event time passes.
+            extra_env={"XBMON_WINDOWS_CLOSE": "end_of_input"},
         )
         with stack:
             stack.start(workers=1)

@@ -64,6 +64,7 @@ class WorkerContext:
             FLOW_AGGREGATES.name,
             self._state,
             settings.kafka.partitions,
+            data_advances_watermark=settings.windows_close == "event_time",
         )
 
     def _state(self, enterprise_id: str) -> EnterpriseState | None:
