@@ -107,6 +107,47 @@ def schema_export(
 
 
 @app.command()
+def up(
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after S seconds (default: until Ctrl-C).")
+    ] = None,
+    rate: Annotated[int, typer.Option(min=1, help="Synthetic records per second.")] = 2000,
+    data_dir: Annotated[Path, typer.Option(help="Where the broker log and the store live.")] = Path(
+        ".data"
+    ),
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Metrics port of the first worker (default: a free one).")
+    ] = None,
+    enterprises: Annotated[int, typer.Option(min=1, help="Enterprises in the world.")] = 200,
+    days: Annotated[int, typer.Option(min=1, help="Days of traffic per loop of the world.")] = 7,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 1,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions per topic.")] = 4,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """The main job, embedded: broker, worker, store and a live synthetic load."""
+    import orjson
+    from rich.console import Console
+
+    from pipeline.up import UpOptions, run_up
+
+    summary = run_up(
+        UpOptions(
+            data_dir=data_dir,
+            duration=duration,
+            rate=rate,
+            enterprises=enterprises,
+            days=days,
+            seed=seed,
+            partitions=partitions,
+            workers=workers,
+            metrics_port=metrics_port,
+        ),
+        Console(stderr=True),
+    )
+    sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+
+
+@app.command()
 def worker(
     loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning",
 ) -> None:

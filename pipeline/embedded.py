@@ -98,20 +98,22 @@ class Stack:
     _producer: KafkaProducer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
-    def start(self, workers: int = 1, ready_timeout: float = 60.0) -> Self:
+    def start(
+        self, workers: int = 1, ready_timeout: float = 60.0, metrics_port: int | None = None
+    ) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.bootstrap is None:
             self.broker = LocalBroker(self.data_dir / "broker").start()
             self.bootstrap = self.broker.bootstrap_servers
         ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
-        for _ in range(workers):
-            self.add_worker()
+        for index in range(workers):
+            self.add_worker(metrics_port + index if metrics_port else None)
         self.wait_ready(ready_timeout)
         return self
 
-    def add_worker(self) -> WorkerProcess:
+    def add_worker(self, metrics_port: int | None = None) -> WorkerProcess:
         index = len(self.workers)
-        port = free_port()
+        port = metrics_port or free_port()
         log_path = self.data_dir / f"worker-{index}.log"
         env = {
             **os.environ,
