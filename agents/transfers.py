@@ -49,6 +49,8 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             decoded = decode_state(raw)
             if decoded.windows:
                 ctx.engine.states[key.decode()] = decoded
+        owned = [tp for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name]
+        metrics.ASSIGNED_PARTITIONS.set(len(owned))
         metrics.WORKER_READY.set(1)
 
     channel = app.topic(

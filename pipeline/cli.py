@@ -14,6 +14,8 @@ app = typer.Typer(
 )
 schema_app = typer.Typer(no_args_is_help=True, help="Data contracts as JSON Schema.")
 app.add_typer(schema_app, name="schema")
+reference_app = typer.Typer(no_args_is_help=True, help="Reference data on the compacted topics.")
+app.add_typer(reference_app, name="reference")
 
 err = Console(stderr=True)
 
@@ -93,6 +95,44 @@ def synth(
         f"{len(world.logs)} transfer logs, {len(world.flows)} flows, "
         f"{len(world.truth)} injected violations to {directory}"
     )
+
+
+@reference_app.command("load")
+def reference_load(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            help="Directory with enterprises.jsonl, filings.jsonl, negative_list.jsonl "
+            "(any of them).",
+        ),
+    ] = None,
+    shipped_negative_lists: Annotated[
+        bool,
+        typer.Option(
+            "--shipped-negative-lists", help="Also publish the example editions xbmon ships."
+        ),
+    ] = False,
+    bootstrap: Annotated[
+        str | None, typer.Option(help="Kafka bootstrap servers (default: from settings).")
+    ] = None,
+) -> None:
+    """Validate reference files and publish them to the compacted reference topics."""
+    from pipeline.reference_publish import load_reference_files, publish_reference
+    from pipeline.settings import Settings
+
+    settings = Settings()
+    records, errors = load_reference_files(directory, shipped_negative_lists)
+    for message in errors:
+        err.print(message, markup=False, highlight=False, soft_wrap=True)
+    published = publish_reference(
+        records, bootstrap or settings.kafka.bootstrap_servers, settings.kafka.producer_idempotence
+    )
+    for topic, count in sorted(published.items()):
+        err.print(f"published {count} records to {topic}")
+    if errors:
+        raise typer.Exit(EXIT_INVALID_INPUT)
 
 
 @schema_app.command("export")

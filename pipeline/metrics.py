@@ -45,6 +45,12 @@ REFERENCE_RECORDS = Gauge(
 WORKER_READY = Gauge(
     "xbmon_worker_ready", "1 once partitions are assigned and tables recovered."
 )
+ASSIGNED_PARTITIONS = Gauge(
+    "xbmon_assigned_partitions", "Partitions of transfer.logs this worker owns."
+)
+REFERENCE_UPDATES = Counter(
+    "xbmon_reference_updates_total", "Reference records applied (upserts and removals).", ["kind"]
+)
 AGGREGATES_SENT = Counter(
     "xbmon_flow_aggregates_sent_total", "Attributed flow aggregates re-keyed by enterprise."
 )

@@ -89,6 +89,8 @@ class WorkerContext:
         except (ValueError, TypeError) as exc:
             log.warning("invalid reference record on %s (%r): %s", topic, key, exc)
             metrics.DEADLETTERS.labels(topic, "schema").inc()
+            return
+        metrics.REFERENCE_UPDATES.labels(topic).inc()
         for kind, count in self.reference.counts().items():
             metrics.REFERENCE_RECORDS.labels(kind).set(count)
 
