@@ -19,12 +19,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+import orjson
 from kafka import KafkaConsumer, KafkaProducer
+from pydantic import BaseModel
 
 from pipeline.broker import LocalBroker, free_port
 from pipeline.kafka_admin import ensure_topics
 from pipeline.metrics_client import Samples, scrape, total
-from pipeline.topics import ALL_TOPICS
+from pipeline.reference_stream import reference_messages
+from pipeline.topics import ALL_TOPICS, FINDINGS
+from schemas.models import Finding
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +210,35 @@ class Stack:
 
     def metric(self, name: str, **labels: str) -> float:
         return total(self.metrics(), name, **labels)
+
+    def publish_reference(self, records: Sequence[BaseModel], timeout: float = 60.0) -> None:
+        """Publish reference records and wait until every live worker has applied them."""
+        workers = max(1, len(self.live_workers()))
+        before = self.metric("xbmon_reference_updates_total")
+        sent = self.produce((t, k, v, None) for t, k, v in reference_messages(records))
+        wait_until(
+            lambda: self.metric("xbmon_reference_updates_total") >= before + sent * workers,
+            timeout,
+            "reference records to be applied",
+        )
+
+    def findings(self) -> list[Finding]:
+        """Every finding on the findings topic so far."""
+        return [
+            Finding.model_validate(item)
+            for _, value in self.read_topic(FINDINGS.name, 800)
+            for item in orjson.loads(value)
+        ]
+
+    def wait_for_findings(self, count: int, timeout: float = 60.0) -> list[Finding]:
+        found: list[Finding] = []
+
+        def enough() -> bool:
+            found[:] = self.findings()
+            return len(found) >= count
+
+        wait_until(enough, timeout, f"{count} findings", interval=0.3)
+        return found
 
     def read_topic(self, topic: str, timeout_ms: int = 1500) -> list[tuple[bytes | None, bytes]]:
         """Every message of `topic` from the beginning, until it has been quiet `timeout_ms`."""

@@ -14,14 +14,12 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 from pydantic import BaseModel
 
 from pipeline.embedded import Stack, all_partitions, wait_until
 from pipeline.flow_aggregates import watermark_message
-from pipeline.reference_stream import reference_messages
 from pipeline.replay import ReplayResult, load_dir, sort_findings
-from pipeline.topics import EGRESS_FLOWS, FINDINGS, FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
 from schemas.models import EgressFlow, Finding, TransferLog
 
 END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
@@ -85,14 +83,9 @@ def stream_replay(
 def _run(
     stack: Stack, loaded: dict[str, list[BaseModel]], partitions: int, timeout: float
 ) -> list[Finding]:
-    reference = (
-        loaded["enterprises.jsonl"] + loaded["filings.jsonl"] + loaded["negative_list.jsonl"]
-    )
-    stack.produce((t, k, v, None) for t, k, v in reference_messages(reference))
-    wait_until(
-        lambda: stack.metric("xbmon_reference_records") >= _distinct_keys(reference),
+    stack.publish_reference(
+        loaded["enterprises.jsonl"] + loaded["filings.jsonl"] + loaded["negative_list.jsonl"],
         timeout,
-        "reference data to reach the worker",
     )
 
     flows = [f for f in loaded["flows.jsonl"] if isinstance(f, EgressFlow)]
@@ -125,18 +118,5 @@ def _run(
         timeout,
         "every window to close",
     )
-    expected_findings = stack.metric("xbmon_findings_total")
-    found: list[Finding] = []
-
-    def collected() -> bool:
-        found.clear()
-        for _, value in stack.read_topic(FINDINGS.name, timeout_ms=500):
-            found.extend(Finding.model_validate(item) for item in orjson.loads(value))
-        return len(found) >= expected_findings
-
-    wait_until(collected, timeout, "findings to be published", interval=0.5)
-    return sort_findings(found)
-
-
-def _distinct_keys(records: list[BaseModel]) -> int:
-    return len({(t, k) for t, k, _ in reference_messages(records)})
+    expected = int(stack.metric("xbmon_findings_total"))
+    return sort_findings(stack.wait_for_findings(expected, timeout))

@@ -18,7 +18,6 @@ from rich.live import Live
 from pipeline.embedded import Stack, StackError, wait_until
 from pipeline.live import LiveState, render, summary_counts
 from pipeline.loadgen import LoadGenerator
-from pipeline.reference_stream import reference_messages
 from pipeline.synth import synthesize
 from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
 
@@ -43,13 +42,7 @@ def run_up(options: UpOptions, console: Console) -> dict[str, object]:
     with stack:
         console.print("[bold]xbmon up[/]: starting the broker and the worker ...")
         stack.start(workers=options.workers, metrics_port=options.metrics_port)
-        reference = [*world.enterprises, *world.filings, *world.negative_list]
-        stack.produce((t, k, v, None) for t, k, v in reference_messages(reference))
-        wait_until(
-            lambda: stack.metric("xbmon_reference_records") >= len(reference),
-            60,
-            "reference data to reach the worker",
-        )
+        stack.publish_reference([*world.enterprises, *world.filings, *world.negative_list])
         console.print(
             f"loaded {len(world.enterprises)} enterprises, {len(world.filings)} filings, "
             f"{len(world.negative_list)} negative-list items; metrics on "
