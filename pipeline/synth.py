@@ -36,6 +36,15 @@ from pydantic import BaseModel, ConfigDict
 from stdnum.cn import uscc
 
 from pipeline.config import RulesConfig, default_rules_config
+from pipeline.rules.categories import (
+    carries_important,
+    carries_personal,
+    is_non_personal,
+    matches,
+    matches_any,
+)
+from pipeline.rules.filings import validity_end
+from pipeline.rules.years import add_calendar_years, window_start
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
 from schemas.types import Country, RuleId, Severity, Uscc, UtcDatetime
 
@@ -170,9 +179,7 @@ _TEMPLATES: dict[str, tuple[_Template, ...]] = {
         _Template("assay-results", ("business.rnd.assay",), "research"),
         _HR,
         _Template("clinical-trial", ("pharma.clinical_trial", "pi.sensitive.health"), "research"),
-        _Template(
-            "pharmacovigilance", ("pharma.adverse_event", "pi.sensitive.health"), "other"
-        ),
+        _Template("pharmacovigilance", ("pharma.adverse_event", "pi.sensitive.health"), "other"),
         _Template("hcp-crm", ("pi.general",), "marketing"),
         _Template("genomics", ("important.health.genetic",), "research", 0.3),
     ),
@@ -237,8 +244,22 @@ _SECTOR_WORDS = {
     "other": "Trading",
 }
 _NAME_WORDS = (
-    "Huaxin", "Zhongke", "Tianyu", "Jinghua", "Hengtai", "Minsheng", "Boyuan", "Xinda",
-    "Ruifeng", "Kangning", "Hongtu", "Yuanhang", "Lianchuang", "Shengshi", "Fuyao", "Anxin",
+    "Huaxin",
+    "Zhongke",
+    "Tianyu",
+    "Jinghua",
+    "Hengtai",
+    "Minsheng",
+    "Boyuan",
+    "Xinda",
+    "Ruifeng",
+    "Kangning",
+    "Hongtu",
+    "Yuanhang",
+    "Lianchuang",
+    "Shengshi",
+    "Fuyao",
+    "Anxin",
 )
 #: region -> (display name, administrative division codes, free-trade zone, FTZ share)
 _REGIONS: dict[str, tuple[str, tuple[str, ...], str | None, float]] = {
@@ -253,8 +274,13 @@ _REGIONS: dict[str, tuple[str, tuple[str, ...], str | None, float]] = {
 _REGION_WEIGHTS = (0.22, 0.12, 0.22, 0.16, 0.1, 0.1, 0.08)
 _FTZ_REGION = {"beijing": "beijing", "tianjin": "tianjin", "shanghai-lingang": "shanghai"}
 _PROBE_CODES = {
-    "beijing": "bj", "tianjin": "tj", "shanghai": "sh", "guangdong": "sz",
-    "zhejiang": "hz", "jiangsu": "sz2", "sichuan": "cd",
+    "beijing": "bj",
+    "tianjin": "tj",
+    "shanghai": "sh",
+    "guangdong": "sz",
+    "zhejiang": "hz",
+    "jiangsu": "sz2",
+    "sichuan": "cd",
 }
 
 
@@ -272,79 +298,159 @@ class _Item:
 
 
 _ITEMS: tuple[_Item, ...] = (
-    _Item("beijing-ftz", "beijing", None, "automobile", "BJ-AUTO-01", ("auto.trajectory",),
-          "Vehicle trajectory and location data", "security_assessment", None),
-    _Item("beijing-ftz", "beijing", None, "automobile", "BJ-AUTO-02", ("auto.owner",),
-          "Vehicle owner and driver personal information", "contract_or_certification",
-          100_000),
-    _Item("beijing-ftz", "beijing", None, "pharmaceutical", "BJ-PHARMA-01",
-          ("pharma.clinical_trial",), "Clinical trial subject data", "security_assessment",
-          None),
-    _Item("beijing-ftz", "beijing", None, "pharmaceutical", "BJ-PHARMA-02",
-          ("pharma.adverse_event",), "Adverse event reports naming patients",
-          "contract_or_certification", 10_000),
-    _Item("beijing-ftz", "beijing", None, "civil_aviation", "BJ-AVIA-01",
-          ("aviation.passenger",), "Passenger name records", "contract_or_certification",
-          100_000),
-    _Item("tianjin-ftz", "tianjin", None, "automobile", "TJ-AUTO-01",
-          ("auto.trajectory", "auto.cabin"), "Trajectory and in-cabin audio or video",
-          "security_assessment", None),
-    _Item("tianjin-ftz", "tianjin", None, "retail", "TJ-RETAIL-01", ("retail.member",),
-          "Membership profiles of retail customers", "contract_or_certification", None),
-    _Item("tianjin-city", "tianjin", "tianjin", "pharmaceutical", "TJC-PHARMA-01",
-          ("pharma.clinical_trial",), "Clinical trial subject data (city-wide edition)",
-          "security_assessment", None),
-    _Item("lingang", "shanghai-lingang", None, "automobile", "LG-AUTO-01",
-          ("auto.trajectory",), "Intelligent connected vehicle trajectory data",
-          "security_assessment", None),
-    _Item("lingang", "shanghai-lingang", None, "ai", "LG-AI-01", ("ai.training_corpus",),
-          "Training corpora containing personal information", "contract_or_certification",
-          None),
-    _Item("lingang", "shanghai-lingang", None, "finance", "LG-FIN-01",
-          ("pi.sensitive.financial",), "Account and transaction records of individuals",
-          "contract_or_certification", 50_000),
+    _Item(
+        "beijing-ftz",
+        "beijing",
+        None,
+        "automobile",
+        "BJ-AUTO-01",
+        ("auto.trajectory",),
+        "Vehicle trajectory and location data",
+        "security_assessment",
+        None,
+    ),
+    _Item(
+        "beijing-ftz",
+        "beijing",
+        None,
+        "automobile",
+        "BJ-AUTO-02",
+        ("auto.owner",),
+        "Vehicle owner and driver personal information",
+        "contract_or_certification",
+        100_000,
+    ),
+    _Item(
+        "beijing-ftz",
+        "beijing",
+        None,
+        "pharmaceutical",
+        "BJ-PHARMA-01",
+        ("pharma.clinical_trial",),
+        "Clinical trial subject data",
+        "security_assessment",
+        None,
+    ),
+    _Item(
+        "beijing-ftz",
+        "beijing",
+        None,
+        "pharmaceutical",
+        "BJ-PHARMA-02",
+        ("pharma.adverse_event",),
+        "Adverse event reports naming patients",
+        "contract_or_certification",
+        10_000,
+    ),
+    _Item(
+        "beijing-ftz",
+        "beijing",
+        None,
+        "civil_aviation",
+        "BJ-AVIA-01",
+        ("aviation.passenger",),
+        "Passenger name records",
+        "contract_or_certification",
+        100_000,
+    ),
+    _Item(
+        "tianjin-ftz",
+        "tianjin",
+        None,
+        "automobile",
+        "TJ-AUTO-01",
+        ("auto.trajectory", "auto.cabin"),
+        "Trajectory and in-cabin audio or video",
+        "security_assessment",
+        None,
+    ),
+    _Item(
+        "tianjin-ftz",
+        "tianjin",
+        None,
+        "retail",
+        "TJ-RETAIL-01",
+        ("retail.member",),
+        "Membership profiles of retail customers",
+        "contract_or_certification",
+        None,
+    ),
+    _Item(
+        "tianjin-city",
+        "tianjin",
+        "tianjin",
+        "pharmaceutical",
+        "TJC-PHARMA-01",
+        ("pharma.clinical_trial",),
+        "Clinical trial subject data (city-wide edition)",
+        "security_assessment",
+        None,
+    ),
+    _Item(
+        "lingang",
+        "shanghai-lingang",
+        None,
+        "automobile",
+        "LG-AUTO-01",
+        ("auto.trajectory",),
+        "Intelligent connected vehicle trajectory data",
+        "security_assessment",
+        None,
+    ),
+    _Item(
+        "lingang",
+        "shanghai-lingang",
+        None,
+        "ai",
+        "LG-AI-01",
+        ("ai.training_corpus",),
+        "Training corpora containing personal information",
+        "contract_or_certification",
+        None,
+    ),
+    _Item(
+        "lingang",
+        "shanghai-lingang",
+        None,
+        "finance",
+        "LG-FIN-01",
+        ("pi.sensitive.financial",),
+        "Account and transaction records of individuals",
+        "contract_or_certification",
+        50_000,
+    ),
 )
 
 _HOURLY_WEIGHTS = (
-    0.3, 0.2, 0.2, 0.2, 0.2, 0.3, 0.6, 1.2, 2.6, 4.0, 4.4, 4.0,
-    2.6, 3.4, 4.2, 4.2, 3.8, 3.0, 2.0, 1.5, 1.2, 0.9, 0.6, 0.4,
+    0.3,
+    0.2,
+    0.2,
+    0.2,
+    0.2,
+    0.3,
+    0.6,
+    1.2,
+    2.6,
+    4.0,
+    4.4,
+    4.0,
+    2.6,
+    3.4,
+    4.2,
+    4.2,
+    3.8,
+    3.0,
+    2.0,
+    1.5,
+    1.2,
+    0.9,
+    0.6,
+    0.4,
 )
 _HOURLY_CUM = tuple(math.fsum(_HOURLY_WEIGHTS[: i + 1]) for i in range(24))
 
 
 # --- small pure helpers --------------------------------------------------------------------------
-
-
-def _covers(prefix: str, code: str) -> bool:
-    """Whole-segment prefix match of the contract: `p` matches `c` == p or `p.`..."""
-    return code == prefix or code.startswith(prefix + ".")
-
-
-def _any_covers(prefixes: Iterable[str], code: str) -> bool:
-    return any(_covers(p, code) for p in prefixes)
-
-
-def _is_business(code: str) -> bool:
-    return _covers("business", code) or _covers("transit", code)
-
-
-def _carries_pi(categories: Sequence[str]) -> bool:
-    return any(
-        _covers("pi", c) or not (_is_business(c) or _covers("important", c)) for c in categories
-    )
-
-
-def _has_important(categories: Sequence[str]) -> bool:
-    return any(_covers("important", c) for c in categories)
-
-
-def _add_years(value: datetime, years: int, zone: ZoneInfo) -> datetime:
-    local = value.astimezone(zone)
-    try:
-        moved = local.replace(year=local.year + years)
-    except ValueError:  # 29 February
-        moved = local.replace(year=local.year + years, month=2, day=28)
-    return moved.astimezone(UTC)
 
 
 def _local_midnight(value: datetime) -> datetime:
@@ -376,11 +482,6 @@ def _uscc(rng: random.Random, division: str) -> str:
     org = "".join(map(str, digits)) + {10: "X", 11: "0"}.get(check, str(check))
     first17 = "91" + division + org
     return first17 + str(uscc.calc_check_digit(first17))
-
-
-def _window_start(ts: datetime, minutes: int) -> datetime:
-    span = minutes * 60
-    return datetime.fromtimestamp(int(ts.timestamp()) // span * span, UTC)
 
 
 # --- the mutable plan of one enterprise ----------------------------------------------------
@@ -671,18 +772,18 @@ class _Synth:
     def _allowed(self, ent: _Ent, template: _Template) -> bool:
         c = ent.constraints
         cats, purpose = template.categories, template.purpose
-        exempt_12 = all(_is_business(x) for x in cats) or (
-            purpose in self.cfg.exempt_purposes and not _has_important(cats)
+        exempt_12 = all(is_non_personal(x) for x in cats) or (
+            purpose in self.cfg.exempt_purposes and not carries_important(cats)
         )
         if c.drop_purpose is not None and purpose == c.drop_purpose:
             return False
-        if (c.no_sa or c.exempt_only) and _has_important(cats):
+        if (c.no_sa or c.exempt_only) and carries_important(cats):
             return False
-        if c.exempt_only and not exempt_12 and any(_covers("pi.sensitive", x) for x in cats):
+        if c.exempt_only and not exempt_12 and any(matches("pi.sensitive", x) for x in cats):
             return False
         return not (
             c.no_item_streams
-            and any(_any_covers(item.categories, x) for item in ent.items for x in cats)
+            and any(matches_any(item.categories, x) for item in ent.items for x in cats)
         )
 
     def _streams(self, ent: _Ent) -> None:
@@ -711,7 +812,8 @@ class _Synth:
     def sensitive_streams(self, ent: _Ent) -> list[_Stream]:
         """Baseline streams whose every transfer needs at least a contract (sensitive PI)."""
         return [
-            s for s in ent.streams
+            s
+            for s in ent.streams
             if s.baseline and self._sensitive_need(_Template(s.name, s.categories, s.purpose))
         ]
 
@@ -722,9 +824,9 @@ class _Synth:
 
     def _sensitive_need(self, template: _Template) -> bool:
         return (
-            any(_covers("pi.sensitive", c) for c in template.categories)
+            any(matches("pi.sensitive", c) for c in template.categories)
             and template.purpose not in self.cfg.exempt_purposes
-            and not _has_important(template.categories)
+            and not carries_important(template.categories)
         )
 
     def _add_stream(
@@ -740,10 +842,10 @@ class _Synth:
         if recipient is None:
             free = [r for r in _RECIPIENTS if r.name not in used] or list(_RECIPIENTS)
             recipient = rng.choice(free)
-        pi = _carries_pi(template.categories) and not _has_important(template.categories)
+        pi = carries_personal(template.categories) and not carries_important(template.categories)
         nightly = not pi and rng.random() < 0.35
         per_day = 1.0 if nightly else max(daily, 0.3)
-        sensitive = any(_covers("pi.sensitive", c) for c in template.categories)
+        sensitive = any(matches("pi.sensitive", c) for c in template.categories)
         stream = _Stream(
             name=template.name,
             recipient=recipient,
@@ -754,7 +856,7 @@ class _Synth:
             subjects_mean=ent.scale * rng.uniform(0.3, 1.5) / per_day if pi else 0.0,
             sensitive_frac=(rng.uniform(0.01, 0.1), rng.uniform(0.2, 0.9)) if sensitive else None,
             bulk_bytes=rng.uniform(5, 200) * _MIB
-            if not _has_important(template.categories)
+            if not carries_important(template.categories)
             else rng.uniform(100, 800) * _MIB,
             baseline=baseline,
         )
@@ -830,9 +932,9 @@ class _Synth:
 
     def _exempt_12(self, categories: Sequence[str], purpose: str) -> bool:
         """Steps 1-2 of the procedure: exempt whatever the volumes."""
-        if all(_is_business(c) for c in categories):
+        if all(is_non_personal(c) for c in categories):
             return True
-        return purpose in self.cfg.exempt_purposes and not _has_important(categories)
+        return purpose in self.cfg.exempt_purposes and not carries_important(categories)
 
     def _counted(self, ent: _Ent) -> list[_Tx]:
         """Transfers that may count towards S and Z (an upper bound of the procedure's)."""
@@ -894,16 +996,16 @@ class _Synth:
         txs = [t for t in ent.txs if t.stream is stream]
         if self._exempt_12(cats, stream.purpose):
             return None
-        if _has_important(cats) or (ent.is_ciio and _carries_pi(cats)):
+        if carries_important(cats) or (ent.is_ciio and carries_personal(cats)):
             return "security_assessment"
         if ent.neg_final:
-            matched = [i for i in ent.items if any(_any_covers(i.categories, c) for c in cats)]
+            matched = [i for i in ent.items if any(matches_any(i.categories, c) for c in cats)]
             if not matched:
                 return None
             if any(i.required_path == "security_assessment" for i in matched):
                 return "security_assessment"
             return "contract_or_certification"
-        sensitive = any(_covers("pi.sensitive", c) for c in cats) or any(
+        sensitive = any(matches("pi.sensitive", c) for c in cats) or any(
             t.sensitive >= 1 for t in txs
         )
         if s_bound >= thresholds.subjects_assessment or (
@@ -952,7 +1054,7 @@ class _Synth:
         if not explicit:
             if rng.random() < 0.25:
                 categories = sorted(
-                    {"pi.sensitive" if _covers("pi.sensitive", c) else c for c in categories}
+                    {"pi.sensitive" if matches("pi.sensitive", c) else c for c in categories}
                 )
             if rng.random() < 0.3:
                 countries = []
@@ -978,13 +1080,15 @@ class _Synth:
     def _clean_until(self, kind: str, valid_from: datetime) -> datetime | None:
         """A validity end comfortably after the world (no expiry notice is due)."""
         margin = self.end + timedelta(days=self.cfg.expiring_notice_days + 60)
-        default = _add_years(valid_from, self.cfg.assessment_validity_years, self.cfg.zone)
+        default = add_calendar_years(valid_from, self.cfg.assessment_validity_years, self.cfg.zone)
         if kind == "security_assessment":
             return None if default > margin else _local_midnight(margin + timedelta(days=90))
         if kind == "certification":
             return default if default > margin else _local_midnight(margin + timedelta(days=365))
-        return None if self.rng.random() < 0.6 else _local_midnight(
-            margin + timedelta(days=self.rng.randint(30, 900))
+        return (
+            None
+            if self.rng.random() < 0.6
+            else _local_midnight(margin + timedelta(days=self.rng.randint(30, 900)))
         )
 
     def _plan_filings(self, ent: _Ent) -> None:
@@ -1034,22 +1138,32 @@ class _Synth:
         kind: Kind = rng.choice(("standard_contract", "certification", "security_assessment"))
         if what == "pending":
             self.make_filing(
-                ent, kind, streams, status="pending",
+                ent,
+                kind,
+                streams,
+                status="pending",
                 valid_from=_local_midnight(self.start - timedelta(days=rng.randint(1, 30))),
             )
         elif what == "expired":
             valid_from = _local_midnight(self.start - timedelta(days=rng.randint(1200, 1800)))
             kind = rng.choice(("standard_contract", "certification"))
             self.make_filing(
-                ent, kind, streams, valid_from=valid_from,
+                ent,
+                kind,
+                streams,
+                valid_from=valid_from,
                 valid_until=_local_midnight(self.start - timedelta(days=rng.randint(2, 300))),
             )
         else:
             valid_from = _local_midnight(self.start - timedelta(days=rng.randint(400, 900)))
             revoked_at = valid_from + timedelta(days=rng.randint(30, 300), hours=rng.randint(0, 23))
             self.make_filing(
-                ent, kind, streams, status=rng.choice(("revoked", "active")),
-                valid_from=valid_from, revoked_at=revoked_at,
+                ent,
+                kind,
+                streams,
+                status=rng.choice(("revoked", "active")),
+                valid_from=valid_from,
+                revoked_at=revoked_at,
             )
 
     def _declare(self, ent: _Ent) -> None:
@@ -1099,7 +1213,7 @@ class _Synth:
         dlp: Sequence[str] = (),
     ) -> _Flow:
         rng = self.rng
-        window = _window_start(ts, self.window_minutes)
+        window = window_start(ts, self.window_minutes)
         latest = window + timedelta(minutes=self.window_minutes) - timedelta(seconds=1)
         ts_start = min(ts + timedelta(seconds=rng.randint(0, 20)), latest)
         duration = max(1, int(size / (rng.uniform(2, 60) * _MIB)))
@@ -1130,8 +1244,9 @@ class _Synth:
             observed = int(tx.size * rng.uniform(0.985, 1.02))
             parts = 1 if observed < 50 * _MIB else rng.randint(1, 4)
             seen = [
-                c for c in tx.categories
-                if (_covers("pi", c) or _covers("important", c)) and rng.random() < 0.7
+                c
+                for c in tx.categories
+                if (matches("pi", c) or matches("important", c)) and rng.random() < 0.7
             ]
             for part in range(parts):
                 share = observed // parts + (observed % parts if part == 0 else 0)
@@ -1143,7 +1258,7 @@ class _Synth:
                 ts = self._random_ts(day, False)
                 country = rng.choice(("US", "SG", "IE"))
                 size = rng.randint(2_000, 900_000)
-                key = (_window_start(ts, self.window_minutes), country)
+                key = (window_start(ts, self.window_minutes), country)
                 if chatter[key] + size > 4 * _MIB:
                     continue
                 chatter[key] += size
@@ -1153,8 +1268,13 @@ class _Synth:
                 size = int(_lognormal_mean(rng, 300 * _MIB, 1.5))
                 dlp = ["pi.sensitive.financial"] if rng.random() < 0.3 else []
                 self.flow(
-                    ent, ts, size, "CN", f"192.0.2.{rng.randint(1, 254)}",
-                    "oss.cn-north.example.cn", dlp,
+                    ent,
+                    ts,
+                    size,
+                    "CN",
+                    f"192.0.2.{rng.randint(1, 254)}",
+                    "oss.cn-north.example.cn",
+                    dlp,
                 )
 
     def window_declared(self, ent: _Ent, window: datetime, country: str) -> tuple[int, set[str]]:
@@ -1162,7 +1282,7 @@ class _Synth:
         for tx in ent.txs:
             if tx.duplicate or tx.country != country:
                 continue
-            if _window_start(tx.ts, self.window_minutes) == window:
+            if window_start(tx.ts, self.window_minutes) == window:
                 size += tx.size
                 cats.update(tx.categories)
         return size, cats
@@ -1170,11 +1290,7 @@ class _Synth:
     # -- expected outcome of the procedure for a transfer needing a path --
 
     def validity_end(self, filing: Filing) -> datetime | None:
-        if filing.valid_until is not None:
-            return filing.valid_until
-        if filing.kind == "security_assessment":
-            return _add_years(filing.valid_from, self.cfg.assessment_validity_years, self.cfg.zone)
-        return None
+        return validity_end(filing, self.cfg.zone, self.cfg.assessment_validity_years)
 
     def revoked(self, filing: Filing, ts: datetime) -> bool:
         if filing.revoked_at is not None:
@@ -1194,9 +1310,7 @@ class _Synth:
             points.append("XB-SCOPE-RECIPIENT")
         if filing.countries and tx.country not in filing.countries:
             points.append("XB-SCOPE-COUNTRY")
-        if filing.categories and not all(
-            _any_covers(filing.categories, c) for c in tx.categories
-        ):
+        if filing.categories and not all(matches_any(filing.categories, c) for c in tx.categories):
             points.append("XB-SCOPE-CATEGORY")
         if filing.purposes and tx.purpose not in filing.purposes:
             points.append("XB-SCOPE-PURPOSE")
@@ -1205,14 +1319,19 @@ class _Synth:
     def outcome(self, ent: _Ent, tx: _Tx, path: Need, neglist: bool = False) -> list[RuleId]:
         """Findings of the Filings section for a transfer (quotas not modelled: no max)."""
         strong = ("security_assessment",)
-        kinds = strong if path == "security_assessment" else (*strong, "standard_contract",
-                                                              "certification")
+        kinds = (
+            strong
+            if path == "security_assessment"
+            else (*strong, "standard_contract", "certification")
+        )
         held = [f for f in ent.filings if f.status != "pending"]
         k = [f for f in held if f.kind in kinds]
         valid = [f for f in k if self.valid(f, tx.ts)]
         if valid:
-            fails = sorted(((self.failed_points(f, tx), f.filing_id) for f in valid),
-                           key=lambda p: (len(p[0]), p[1]))
+            fails = sorted(
+                ((self.failed_points(f, tx), f.filing_id) for f in valid),
+                key=lambda p: (len(p[0]), p[1]),
+            )
             return fails[0][0]
         if k:
             if any(self.revoked(f, tx.ts) for f in k):
@@ -1252,7 +1371,10 @@ class _Synth:
         truth = sorted(
             (self._truth(e, t) for e in ents for t in e.truth),
             key=lambda r: (
-                r.rule_id, r.enterprise_id, r.transfer_id or "", r.window_start or self.start,
+                r.rule_id,
+                r.enterprise_id,
+                r.transfer_id or "",
+                r.window_start or self.start,
                 r.country or "",
             ),
         )
@@ -1294,18 +1416,31 @@ class _Synth:
                 ts = self._random_ts(day, False)
                 raw.append(
                     _Flow(
-                        probe_id="probe-bj-01", ts_start=ts, ts_end=ts + timedelta(seconds=30),
+                        probe_id="probe-bj-01",
+                        ts_start=ts,
+                        ts_end=ts + timedelta(seconds=30),
                         src_ip=_address(f"59.110.{rng.randint(0, 255)}.{rng.randint(1, 254)}"),
-                        dst_ip=_address("203.0.113.251"), dst_port=443, protocol="tcp",
-                        bytes_out=rng.randint(1, 900) * _MIB, bytes_in=50_000, packets=90_000,
-                        sni="cdn.unknown-tenant.example", enterprise_id=None,
-                        dst_country="US", dlp=[],
+                        dst_ip=_address("203.0.113.251"),
+                        dst_port=443,
+                        protocol="tcp",
+                        bytes_out=rng.randint(1, 900) * _MIB,
+                        bytes_in=50_000,
+                        packets=90_000,
+                        sni="cdn.unknown-tenant.example",
+                        enterprise_id=None,
+                        dst_country="US",
+                        dlp=[],
                     )
                 )
         raw.sort(
             key=lambda f: (
-                f.ts_start, f.probe_id, f.src_ip.version, int(f.src_ip), f.dst_ip.version,
-                int(f.dst_ip), f.bytes_out,
+                f.ts_start,
+                f.probe_id,
+                f.src_ip.version,
+                int(f.src_ip),
+                f.dst_ip.version,
+                int(f.dst_ip),
+                f.bytes_out,
             )
         )
         counters: dict[str, int] = defaultdict(int)
@@ -1362,12 +1497,21 @@ def rng_pick(synth: _Synth, options: Sequence[str]) -> str:
 
 def _one_off_stream(synth: _Synth, ent: _Ent, sensitive: bool = True) -> _Stream:
     """A stream of sensitive personal information the enterprise has no valid filing for."""
-    template = _Template(
-        "partner-sync",
-        ("pi.general", rng_pick(synth, ("pi.sensitive.financial", "pi.sensitive.health",
-                                        "pi.sensitive.identity"))),
-        rng_pick(synth, _NON_EXEMPT_PURPOSES),
-    ) if sensitive else _Template("partner-sync", ("pi.general",), "business")
+    template = (
+        _Template(
+            "partner-sync",
+            (
+                "pi.general",
+                rng_pick(
+                    synth,
+                    ("pi.sensitive.financial", "pi.sensitive.health", "pi.sensitive.identity"),
+                ),
+            ),
+            rng_pick(synth, _NON_EXEMPT_PURPOSES),
+        )
+        if sensitive
+        else _Template("partner-sync", ("pi.general",), "business")
+    )
     used = {s.recipient.name for s in ent.streams}
     recipient = synth.rng.choice([r for r in _RECIPIENTS if r.name not in used])
     stream = synth._add_stream(ent, template, 0.0, recipient=recipient, baseline=False)
@@ -1386,7 +1530,9 @@ def _add_injected(
     times = _injected_times(synth, count) + ([last] if last is not None else [])
     return [
         synth._transfer(
-            ent, stream, ts,
+            ent,
+            stream,
+            ts,
             subjects=min(5000, 1 + int(_lognormal_mean(synth.rng, stream.subjects_mean, 1.0))),
             sensitive=synth.rng.randint(1, 300) if stream.sensitive_frac is not None else 0,
         )
@@ -1399,7 +1545,11 @@ def _injected(ent: _Ent) -> list[_Tx]:
 
 
 def _record_outcomes(
-    synth: _Synth, ent: _Ent, txs: Sequence[_Tx], path: Need, injection: str,
+    synth: _Synth,
+    ent: _Ent,
+    txs: Sequence[_Tx],
+    path: Need,
+    injection: str,
     neglist: bool = False,
 ) -> None:
     for tx in synth._ordered(txs):
@@ -1422,12 +1572,17 @@ def _missing_finish(synth: _Synth, ent: _Ent) -> None:
     variant = rng.choice(("none", "pending", "not-yet-valid"))
     if variant == "pending":
         filing = synth.make_filing(
-            ent, "standard_contract", [stream], status="pending",
+            ent,
+            "standard_contract",
+            [stream],
+            status="pending",
             valid_from=_local_midnight(synth.start - timedelta(days=rng.randint(1, 40))),
         )
     elif variant == "not-yet-valid":
         filing = synth.make_filing(
-            ent, rng.choice(("standard_contract", "certification")), [stream],
+            ent,
+            rng.choice(("standard_contract", "certification")),
+            [stream],
             valid_from=txs[-1].ts + timedelta(days=rng.randint(1, 20), seconds=7),
         )
     for tx in txs:
@@ -1440,12 +1595,18 @@ def _missing_finish(synth: _Synth, ent: _Ent) -> None:
 
 
 def _insufficient_prepare(synth: _Synth, ent: _Ent) -> None:
-    domain = {"automobile": "auto.surveying", "pharmaceutical": "health.genetic",
-              "civil_aviation": "aviation.operations", "finance": "finance.market"}
+    domain = {
+        "automobile": "auto.surveying",
+        "pharmaceutical": "health.genetic",
+        "civil_aviation": "aviation.operations",
+        "finance": "finance.market",
+    }
     code = "important." + domain.get(ent.sector, "industry.production")
     stream = synth._add_stream(
-        ent, _Template("important-export", (code,), rng_pick(synth, ("research", "business"))),
-        0.0, baseline=False,
+        ent,
+        _Template("important-export", (code,), rng_pick(synth, ("research", "business"))),
+        0.0,
+        baseline=False,
     )
     synth._transfer(ent, stream, _injected_times(synth, 1)[0], subjects=0, sensitive=0)
 
@@ -1464,17 +1625,28 @@ def _insufficient_finish(synth: _Synth, ent: _Ent) -> None:
 
 def _neglist_constraints(synth: _Synth) -> _Constraints:
     item = synth.rng.choice([i for i in _ITEMS if i.min_subjects is None])
-    return _Constraints(ciio=False, neg_final=True, neg_item=item, no_item_streams=True,
-                        no_sa=True, decoys=("pending",))
+    return _Constraints(
+        ciio=False,
+        neg_final=True,
+        neg_item=item,
+        no_item_streams=True,
+        no_sa=True,
+        decoys=("pending",),
+    )
 
 
 def _neglist_prepare(synth: _Synth, ent: _Ent) -> None:
     item = ent.constraints.neg_item
     assert item is not None
     stream = synth._add_stream(
-        ent, _Template("listed-export", (item.categories[0], "pi.general"),
-                       rng_pick(synth, ("research", "business", "marketing"))),
-        0.0, baseline=False,
+        ent,
+        _Template(
+            "listed-export",
+            (item.categories[0], "pi.general"),
+            rng_pick(synth, ("research", "business", "marketing")),
+        ),
+        0.0,
+        baseline=False,
     )
     stream.subjects_mean = synth.rng.uniform(100, 5000)
     stream.sensitive_frac = None
@@ -1487,8 +1659,9 @@ def _neglist_finish(synth: _Synth, ent: _Ent) -> None:
     txs = _injected(ent)
     for tx in txs:
         tx.legal_basis, tx.filing_ref = "standard_contract", None
-    _record_outcomes(synth, ent, txs, item.required_path, f"neglist-hit:{item.item_id}",
-                     neglist=True)
+    _record_outcomes(
+        synth, ent, txs, item.required_path, f"neglist-hit:{item.item_id}", neglist=True
+    )
 
 
 # FILING-EXPIRED / FILING-REVOKED: the only filing for a partner is no longer valid
@@ -1501,20 +1674,23 @@ def _expired_finish(synth: _Synth, ent: _Ent) -> None:
     variant = rng.choice(("valid-until", "assessment-3-years", "mid-world"))
     if variant == "assessment-3-years":
         valid_from = _local_midnight(
-            _add_years(synth.start, -synth.cfg.assessment_validity_years, synth.cfg.zone)
+            add_calendar_years(synth.start, -synth.cfg.assessment_validity_years, synth.cfg.zone)
             - timedelta(days=rng.randint(3, 200))
         )
         if valid_from.astimezone(_BEIJING).strftime("%m-%d") == "02-29":
             valid_from -= timedelta(days=1)
-        filing = synth.make_filing(ent, "security_assessment", [stream], valid_from=valid_from,
-                                   default_until=False)
+        filing = synth.make_filing(
+            ent, "security_assessment", [stream], valid_from=valid_from, default_until=False
+        )
     else:
         if variant == "mid-world" and len(txs) > 1:
             until = txs[0].ts + (txs[1].ts - txs[0].ts) / 2
         else:
             until = _local_midnight(synth.start - timedelta(days=rng.randint(1, 90)))
         filing = synth.make_filing(
-            ent, rng.choice(("standard_contract", "certification")), [stream],
+            ent,
+            rng.choice(("standard_contract", "certification")),
+            [stream],
             valid_from=_local_midnight(synth.start - timedelta(days=rng.randint(400, 1000))),
             valid_until=until,
         )
@@ -1538,8 +1714,11 @@ def _revoked_finish(synth: _Synth, ent: _Ent) -> None:
         revoked_at = synth.start - timedelta(days=rng.randint(1, 120), hours=rng.randint(0, 23))
         status = "active" if variant == "stale-status" else "revoked"
     filing = synth.make_filing(
-        ent, rng.choice(("standard_contract", "certification", "security_assessment")), [stream],
-        status=status, revoked_at=revoked_at,
+        ent,
+        rng.choice(("standard_contract", "certification", "security_assessment")),
+        [stream],
+        status=status,
+        revoked_at=revoked_at,
     )
     for tx in txs:
         tx.legal_basis, tx.filing_ref = filing.kind, filing.filing_id
@@ -1551,17 +1730,27 @@ def _revoked_finish(synth: _Synth, ent: _Ent) -> None:
 
 def _scope_injector(rule: RuleId) -> _Injector:
     def constraints(synth: _Synth) -> _Constraints:
-        return _Constraints(ciio=False, neg_final=False, no_sa=True, sensitive_stream=True,
-                            explicit_scope=True,
-                            drop_purpose="marketing" if rule == "XB-SCOPE-PURPOSE" else None)
+        return _Constraints(
+            ciio=False,
+            neg_final=False,
+            no_sa=True,
+            sensitive_stream=True,
+            explicit_scope=True,
+            drop_purpose="marketing" if rule == "XB-SCOPE-PURPOSE" else None,
+        )
 
     def prepare(synth: _Synth, ent: _Ent) -> None:
         source = synth.rng.choice(synth.sensitive_streams(ent))
         ts = _injected_times(synth, 1)[0]
-        ent.marked.append(synth._transfer(
-            ent, source, ts, subjects=synth.rng.randint(50, 5000),
-            sensitive=synth.rng.randint(1, 300),
-        ))
+        ent.marked.append(
+            synth._transfer(
+                ent,
+                source,
+                ts,
+                subjects=synth.rng.randint(50, 5000),
+                sensitive=synth.rng.randint(1, 300),
+            )
+        )
 
     def finish(synth: _Synth, ent: _Ent) -> None:
         rng = synth.rng
@@ -1570,20 +1759,38 @@ def _scope_injector(rule: RuleId) -> _Injector:
         filings = [f for f in ent.filings if f.status != "pending"]
         if rule == "XB-SCOPE-RECIPIENT":
             listed = {r for f in filings for r in f.recipients}
-            others = [r for r in _RECIPIENTS if r.name not in listed
-                      and r.country == source.recipient.country]
-            recipient = rng.choice(others) if others else _Recipient(
-                f"{source.recipient.name.split()[0]} Holdings", source.recipient.country,
-                "gw.holdings.example", source.recipient.ips)
+            others = [
+                r
+                for r in _RECIPIENTS
+                if r.name not in listed and r.country == source.recipient.country
+            ]
+            recipient = (
+                rng.choice(others)
+                if others
+                else _Recipient(
+                    f"{source.recipient.name.split()[0]} Holdings",
+                    source.recipient.country,
+                    "gw.holdings.example",
+                    source.recipient.ips,
+                )
+            )
             tx.recipient, tx.host, tx.ip = recipient.name, recipient.host, recipient.ips[0]
         elif rule == "XB-SCOPE-COUNTRY":
             listed = {c for f in filings for c in f.countries}
             tx.country = rng.choice([c for c in _DESTINATION_COUNTRIES if c not in listed])
         elif rule == "XB-SCOPE-CATEGORY":
-            options = [c for c in ("pi.sensitive.biometric", "pi.sensitive.minor",
-                                   "pi.sensitive.location", "pi.sensitive.religion",
-                                   "pi.sensitive.health", "pi.sensitive.financial")
-                       if not any(_any_covers(f.categories, c) for f in filings)]
+            options = [
+                c
+                for c in (
+                    "pi.sensitive.biometric",
+                    "pi.sensitive.minor",
+                    "pi.sensitive.location",
+                    "pi.sensitive.religion",
+                    "pi.sensitive.health",
+                    "pi.sensitive.financial",
+                )
+                if not any(matches_any(f.categories, c) for f in filings)
+            ]
             tx.categories = (*tx.categories, rng.choice(options))
         else:
             tx.purpose = "marketing"
@@ -1615,8 +1822,13 @@ def _volume_finish(synth: _Synth, ent: _Ent) -> None:
     k = max(1, min(len(txs) - 1, int(len(txs) * rng.uniform(0.4, 0.8))))
     used_before = sum(people[:k])
     max_subjects = used_before + people[k] // 2
-    filing = synth.make_filing(ent, rng.choice(("standard_contract", "certification")),
-                               [stream], max_subjects=max_subjects, explicit=True)
+    filing = synth.make_filing(
+        ent,
+        rng.choice(("standard_contract", "certification")),
+        [stream],
+        max_subjects=max_subjects,
+        explicit=True,
+    )
     used: dict[int, int] = defaultdict(int)
     for tx in txs:
         tx.legal_basis, tx.filing_ref = filing.kind, filing.filing_id
@@ -1680,8 +1892,10 @@ def _threshold_finish(synth: _Synth, ent: _Ent) -> None:
 def _basis_finish(synth: _Synth, ent: _Ent) -> None:
     rng = synth.rng
     candidates = [
-        t for t in synth._ordered(ent.txs)
-        if t.stream.filing is not None and t.sensitive >= 1
+        t
+        for t in synth._ordered(ent.txs)
+        if t.stream.filing is not None
+        and t.sensitive >= 1
         and not synth._exempt_12(t.categories, t.purpose)
         and not synth.outcome(ent, t, "contract_or_certification")
     ]
@@ -1695,8 +1909,8 @@ def _basis_finish(synth: _Synth, ent: _Ent) -> None:
     elif variant == "claims-exempt":
         tx.legal_basis, tx.filing_ref = "exempt", None
     else:
-        tx.legal_basis = "certification" if filing.kind == "standard_contract" else (
-            "standard_contract"
+        tx.legal_basis = (
+            "certification" if filing.kind == "standard_contract" else ("standard_contract")
         )
         tx.filing_ref = filing.filing_id
     ent.truth.append(_Truth("XB-DECLARED-BASIS-INVALID", f"declared-basis:{variant}", tx))
@@ -1719,13 +1933,23 @@ def _expiring_finish(synth: _Synth, ent: _Ent) -> None:
     notice = timedelta(days=synth.cfg.expiring_notice_days)
     end = _local_midnight(synth.end + timedelta(days=rng.randint(3, 20)))
     if rng.random() < 0.4:
-        valid_from = _add_years(end, -synth.cfg.assessment_validity_years, synth.cfg.zone)
-        filing = synth.make_filing(ent, "security_assessment", [stream], valid_from=valid_from,
-                                   default_until=False, explicit=True)
+        valid_from = add_calendar_years(end, -synth.cfg.assessment_validity_years, synth.cfg.zone)
+        filing = synth.make_filing(
+            ent,
+            "security_assessment",
+            [stream],
+            valid_from=valid_from,
+            default_until=False,
+            explicit=True,
+        )
     else:
-        filing = synth.make_filing(ent, rng.choice(("standard_contract", "certification")),
-                                   [stream], valid_until=end + timedelta(seconds=37),
-                                   explicit=True)
+        filing = synth.make_filing(
+            ent,
+            rng.choice(("standard_contract", "certification")),
+            [stream],
+            valid_until=end + timedelta(seconds=37),
+            explicit=True,
+        )
     validity_end = synth.validity_end(filing)
     assert validity_end is not None
     for tx in txs:
@@ -1756,7 +1980,7 @@ def _undeclared_after(synth: _Synth, ent: _Ent) -> None:
     rng = synth.rng
     recon = synth.cfg.reconciliation
     ts = synth._random_ts(rng.randrange(synth.days), False)
-    window = _window_start(ts, synth.window_minutes)
+    window = window_start(ts, synth.window_minutes)
     countries = [*sorted({t.country for t in ent.txs}), "US", "RU", "SG"]
     country = rng.choice(countries)
     declared, _ = synth.window_declared(ent, window, country)
@@ -1764,25 +1988,37 @@ def _undeclared_after(synth: _Synth, ent: _Ent) -> None:
     total = int(2 * floor) + rng.randint(100, 3000) * _MIB
     parts = rng.randint(1, 3)
     for _ in range(parts):
-        synth.flow(ent, ts, total // parts, country, f"203.0.113.{rng.randint(200, 240)}",
-                   "files.sharehub.example")
+        synth.flow(
+            ent,
+            ts,
+            total // parts,
+            country,
+            f"203.0.113.{rng.randint(200, 240)}",
+            "files.sharehub.example",
+        )
     ent.truth.append(_Truth("XB-UNDECLARED-EGRESS", "undeclared-egress", None, country, window))
 
 
 def _dlp_after(synth: _Synth, ent: _Ent) -> None:
     rng = synth.rng
-    sensitive = ("pi.sensitive.health", "pi.sensitive.biometric", "pi.sensitive.minor",
-                 "pi.sensitive.location", "important.industry.production")
+    sensitive = (
+        "pi.sensitive.health",
+        "pi.sensitive.biometric",
+        "pi.sensitive.minor",
+        "pi.sensitive.location",
+        "important.industry.production",
+    )
     flows = [f for f in ent.flows if f.dst_country != "CN" and f.sni != "files.sharehub.example"]
     rng.shuffle(flows)
     for flow in flows:
-        window = _window_start(flow.ts_start, synth.window_minutes)
+        window = window_start(flow.ts_start, synth.window_minutes)
         _, declared = synth.window_declared(ent, window, flow.dst_country)
-        options = [c for c in sensitive if not _any_covers(declared, c)]
+        options = [c for c in sensitive if not matches_any(declared, c)]
         if options:
             flow.dlp.append(rng.choice(options))
-            ent.truth.append(_Truth("XB-DLP-MISMATCH", "dlp-mismatch", None, flow.dst_country,
-                                    window))
+            ent.truth.append(
+                _Truth("XB-DLP-MISMATCH", "dlp-mismatch", None, flow.dst_country, window)
+            )
             return
     raise AssertionError("no flow for a DLP mismatch")
 
@@ -1796,8 +2032,9 @@ def _exempt_baseline(synth: _Synth) -> _Constraints:
 
 
 def _revoked_baseline(synth: _Synth) -> _Constraints:
-    return _Constraints(ciio=False, neg_final=False, exempt_only=True,
-                        decoys=("pending", "expired"))
+    return _Constraints(
+        ciio=False, neg_final=False, exempt_only=True, decoys=("pending", "expired")
+    )
 
 
 def _contract_baseline(synth: _Synth) -> _Constraints:
@@ -1805,8 +2042,9 @@ def _contract_baseline(synth: _Synth) -> _Constraints:
 
 
 def _insufficient_constraints(synth: _Synth) -> _Constraints:
-    return _Constraints(ciio=False, neg_final=False, no_sa=True, sensitive_stream=True,
-                        decoys=("pending",))
+    return _Constraints(
+        ciio=False, neg_final=False, no_sa=True, sensitive_stream=True, decoys=("pending",)
+    )
 
 
 def _threshold_constraints(synth: _Synth) -> _Constraints:
