@@ -15,7 +15,6 @@ from agents.output import Output
 from agents.reference import register_reference_tables
 from agents.transfers import register_transfer_agent
 from pipeline.settings import Settings
-from pipeline.sink import EvidenceSink
 from pipeline.worker import WorkerContext
 
 REGISTERED_AGENTS = ("xbmon.flows", "xbmon.transfers")
@@ -32,9 +31,7 @@ def broker_urls(bootstrap_servers: str) -> list[str]:
     return [f"kafka://{server.strip()}" for server in bootstrap_servers.split(",") if server]
 
 
-def create_app(
-    settings: Settings, sink: EvidenceSink | None, ctx: WorkerContext | None = None
-) -> XbmonApp:
+def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp:
     kafka = settings.kafka
     app = faust.App(
         settings.app_id,
@@ -54,7 +51,7 @@ def create_app(
         table_standby_replicas=0,
     )
     ctx = ctx or WorkerContext(settings)
-    output = Output(app, ctx, sink)
+    output = Output(app, ctx)
     register_reference_tables(app, ctx)
     register_transfer_agent(app, ctx, output)
     register_flow_agent(app, ctx, output)

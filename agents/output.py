@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import faust
 
 from pipeline import metrics
+from pipeline.evidence_rows import batch_token, output_rows
 from pipeline.rules.findings import EvaluatedFinding
-from pipeline.sink import EvidenceSink
+from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
-from pipeline.topics import DEADLETTER, FINDINGS
+from pipeline.topics import DEADLETTER, EVIDENCE_ROWS, FINDINGS
 from pipeline.wire import Rejected, deadletter_value
 from pipeline.worker import WorkerContext
 
@@ -24,17 +22,18 @@ log = logging.getLogger(__name__)
 
 
 class Output:
-    """Publishes to topics (acks=all) and writes evidence off the event loop."""
+    """Publishes findings, dead letters and evidence rows (acks=all) for the store writer."""
 
-    def __init__(self, app: faust.App, ctx: WorkerContext, sink: EvidenceSink | None) -> None:
+    def __init__(self, app: faust.App, ctx: WorkerContext) -> None:
         self.ctx = ctx
-        self.sink = sink
+        self.store_enabled = ctx.settings.store_enabled
         self.findings_topic = app.topic(FINDINGS.name, key_serializer="raw", value_serializer="raw")
         self.deadletter_topic = app.topic(
             DEADLETTER.name, key_serializer="raw", value_serializer="raw"
         )
-        # chDB is synchronous and allows one session per process: one writer thread.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xbmon-store")
+        self.rows_topic = app.topic(
+            EVIDENCE_ROWS.name, key_serializer="raw", value_serializer="raw"
+        )
 
     async def publish(self, findings: list[EvaluatedFinding], dead: Sequence[DeadLetter]) -> None:
         by_enterprise: dict[str, list[bytes]] = defaultdict(list)
@@ -58,9 +57,12 @@ class Output:
         self.ctx.count_deadletters(list(dead))
 
     async def store(self, out: BatchOutput, messages: Sequence[Message]) -> None:
-        if self.sink is not None:
-            loop = asyncio.get_running_loop()
-            await loop.run_in_executor(self.executor, self.sink.write, out, list(messages))
+        """Hand the batch's evidence rows to the store writer, keyed by the batch identity."""
+        if self.store_enabled:
+            token = batch_token(messages)
+            for table, rows in output_rows(out, self.ctx.clock()).items():
+                for value in row_messages(table, rows, f"{table}|{token}"):
+                    await self.rows_topic.send(key=token.encode(), value=value)
         self.observe_latency(messages)
 
     def observe_latency(self, messages: Sequence[Message]) -> None:
@@ -79,12 +81,3 @@ class Output:
             await self.publish([], dead)
         except Exception:  # the broker itself is failing: Faust will retry the session
             log.exception("could not dead-letter a failed batch")
-
-    def close(self) -> None:
-        self.executor.shutdown(wait=True)
-        if self.sink is not None:
-            self.sink.close()
-
-
-def make_output(app: faust.App, ctx: WorkerContext, sink: Any) -> Output:
-    return Output(app, ctx, sink)

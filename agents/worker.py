@@ -9,17 +9,12 @@ import faust
 from agents.app import create_app
 from pipeline import metrics
 from pipeline.settings import Settings
-from pipeline.sink import EvidenceSink
 
 log = logging.getLogger(__name__)
 
 
-def run_worker(settings: Settings, sink: EvidenceSink | None, loglevel: str = "warning") -> None:
+def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Blocks until the worker is stopped (SIGINT/SIGTERM)."""
-    built = create_app(settings, sink)
+    built = create_app(settings)
     metrics.serve(settings.metrics_port, settings.metrics_host)
-    worker = faust.Worker(built.app, loglevel=loglevel, quiet=True)
-    try:
-        worker.execute_from_commandline()
-    finally:
-        built.output.close()
+    faust.Worker(built.app, loglevel=loglevel, quiet=True).execute_from_commandline()

@@ -194,10 +194,17 @@ def worker(
     """Run one stream worker (settings from XBMON_* environment variables)."""
     from agents.worker import run_worker
     from pipeline.settings import Settings
-    from pipeline.sink import open_sink
 
-    settings = Settings()
-    run_worker(settings, open_sink(settings), loglevel)
+    run_worker(Settings(), loglevel)
+
+
+@app.command("store-writer")
+def store_writer() -> None:
+    """Write evidence rows from the `evidence.rows` topic into the store (one per chDB)."""
+    from pipeline.settings import Settings
+    from pipeline.store_writer import run_store_writer
+
+    run_store_writer(Settings())
 
 
 def main() -> None:

@@ -52,7 +52,7 @@ def wait_until(
 class WorkerProcess:
     """One `xbmon worker` child process and its metrics endpoint."""
 
-    index: int
+    name: str
     process: subprocess.Popen[bytes]
     metrics_port: int
     log_path: Path
@@ -99,6 +99,7 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     broker: LocalBroker | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
+    writer: WorkerProcess | None = None
     _producer: KafkaProducer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -110,15 +111,21 @@ class Stack:
             self.broker = LocalBroker(self.data_dir / "broker").start()
             self.bootstrap = self.broker.bootstrap_servers
         ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
+        if self.store:
+            self.writer = self._spawn("store-writer", "store-writer", None)
         for index in range(workers):
             self.add_worker(metrics_port + index if metrics_port else None)
         self.wait_ready(ready_timeout)
         return self
 
     def add_worker(self, metrics_port: int | None = None) -> WorkerProcess:
-        index = len(self.workers)
+        worker = self._spawn("worker", f"worker-{len(self.workers)}", metrics_port)
+        self.workers.append(worker)
+        return worker
+
+    def _spawn(self, command: str, name: str, metrics_port: int | None) -> WorkerProcess:
         port = metrics_port or free_port()
-        log_path = self.data_dir / f"worker-{index}.log"
+        log_path = self.data_dir / f"{name}.log"
         env = {
             **os.environ,
             "XBMON_KAFKA__BOOTSTRAP_SERVERS": self.bootstrap or "",
@@ -132,24 +139,23 @@ class Stack:
         }
         with log_path.open("ab") as handle:
             process = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", "worker"],
+                [sys.executable, "-m", "pipeline.cli", command],
                 env=env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
             )
-        worker = WorkerProcess(index, process, port, log_path)
-        self.workers.append(worker)
-        return worker
+        return WorkerProcess(name, process, port, log_path)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         def ready() -> bool:
-            for worker in self.live_workers():
+            for worker in [*self.live_workers(), *([self.writer] if self.writer else [])]:
                 if total(worker.metrics(), "xbmon_worker_ready") < 1:
                     return False
-            dead = [w for w in self.workers if not w.alive and w.process.returncode not in (0, -9)]
+            everyone = [*self.workers, *([self.writer] if self.writer else [])]
+            dead = [w for w in everyone if not w.alive and w.process.returncode not in (0, -9)]
             if dead:
-                raise StackError(f"worker {dead[0].index} exited:\n{dead[0].log_tail()}")
+                raise StackError(f"{dead[0].name} exited:\n{dead[0].log_tail()}")
             return True
 
         wait_until(ready, timeout, "workers to join and recover")
@@ -160,6 +166,8 @@ class Stack:
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+        if self.writer is not None:
+            self.writer.stop()
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None

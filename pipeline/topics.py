@@ -25,6 +25,7 @@ REFERENCE_FILINGS = TopicSpec("reference.filings", compacted=True, partitions=1)
 REFERENCE_NEGATIVE_LIST = TopicSpec("reference.negative_list", compacted=True, partitions=1)
 FINDINGS = TopicSpec("findings")
 DEADLETTER = TopicSpec("deadletter")
+EVIDENCE_ROWS = TopicSpec("evidence.rows")  # rows for the store writer (the store's spool)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     EGRESS_FLOWS,
@@ -35,4 +36,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     REFERENCE_NEGATIVE_LIST,
     FINDINGS,
     DEADLETTER,
+    EVIDENCE_ROWS,
 )
