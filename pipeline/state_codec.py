@@ -45,6 +45,7 @@ def encode_state(state: EnterpriseState) -> bytes:
         "seen": sorted(state.seen_transfers),
         "notified": sorted(state.expiring_notified),
         "windows": windows,
+        "offsets": state.applied_offsets,
     }
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
@@ -54,7 +55,9 @@ def decode_state(data: bytes) -> EnterpriseState:
     if document.get("v") != FORMAT_VERSION:
         raise ValueError(f"unknown enterprise state format {document.get('v')!r}")
     state = EnterpriseState(
-        seen_transfers=set(document["seen"]), expiring_notified=set(document["notified"])
+        seen_transfers=set(document["seen"]),
+        expiring_notified=set(document["notified"]),
+        applied_offsets=dict(document.get("offsets", {})),
     )
     for year, c in document["years"].items():
         state.years[int(year)] = YearCounters(

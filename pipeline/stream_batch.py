@@ -158,6 +158,11 @@ class TransferBatchProcessor:
             self._advance(message.partition, aggregate.max_ts, advanced)
         enterprise_id = (message.key or b"").decode()
         self._ensure_loaded(enterprise_id)
+        state = self.engine.state(enterprise_id)
+        if message.offset <= state.applied_offsets.get(message.topic, -1):
+            out.counts[(message.topic, "duplicate")] += 1  # redelivered after a restart
+            return
+        state.applied_offsets[message.topic] = message.offset
         for country, start, nbytes, flows, dlp in aggregate.windows:
             self.engine.observe(enterprise_id, country, start, nbytes, flows, dlp)
         out.touched.add(enterprise_id)

@@ -75,6 +75,10 @@ class EnterpriseState:
     seen_transfers: set[str] = field(default_factory=set)
     expiring_notified: set[str] = field(default_factory=set)
     windows: dict[WindowKey, WindowAggregate] = field(default_factory=dict)
+    # Stream bookkeeping: the last offset of each input topic applied to this state, so a
+    # message redelivered after a crash (state saved, offset not yet committed) is not
+    # applied twice. Logs are also guarded by `seen_transfers`; aggregates only by this.
+    applied_offsets: dict[str, int] = field(default_factory=dict)
 
     def window(self, key: WindowKey) -> WindowAggregate:
         found = self.windows.get(key)

@@ -23,6 +23,7 @@ def sample_state() -> EnterpriseState:
             )
         },
         seen_transfers={"t2", "t1"},
+        applied_offsets={"egress.flows.attributed": 41},
         expiring_notified={"F-1"},
         windows={
             ("DE", datetime(2025, 3, 3, 2, tzinfo=UTC)): WindowAggregate(

@@ -1,0 +1,98 @@
+"""The transfer stream's batch logic, without a broker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from pipeline.config import default_rules_config
+from pipeline.flow_aggregates import EnterpriseFlows, Observed, watermark_message
+from pipeline.rules.engine import Engine
+from pipeline.rules.reference import ReferenceIndex
+from pipeline.stream_batch import Message, TransferBatchProcessor, partition_of
+
+LOGS, AGGS = "transfer.logs", "egress.flows.attributed"
+E1 = "91110000600037341L"
+T0 = datetime(2025, 3, 3, 2, tzinfo=UTC)
+
+
+def processor(partitions: int = 4, data_advances_watermark: bool = True) -> TransferBatchProcessor:
+    engine = Engine(ReferenceIndex(), default_rules_config())
+    return TransferBatchProcessor(
+        engine, LOGS, AGGS, lambda _: None, partitions, data_advances_watermark
+    )
+
+
+def log(transfer_id: str, ts: datetime = T0, **over: Any) -> dict[str, Any]:
+    return {
+        "transfer_id": transfer_id,
+        "enterprise_id": E1,
+        "ts": ts.isoformat(),
+        "recipient": "Acme GmbH",
+        "country": "DE",
+        "categories": ["pi.general"],
+        "subjects": 10,
+        "sensitive_subjects": 0,
+        "records": 1,
+        "bytes": 100,
+        "purpose": "business",
+        "legal_basis": "exempt",
+        **over,
+    }
+
+
+def msg(topic: str, value: bytes, offset: int = 0, key: str = E1) -> Message:
+    return Message(topic, partition_of(key, 4), offset, key.encode(), value)
+
+
+def observed(nbytes: int, start: datetime = T0) -> bytes:
+    share = EnterpriseFlows(windows={("DE", start): Observed(nbytes, 1, set())}, max_ts=start)
+    return share.encode()
+
+
+def test_a_batch_with_bad_records_keeps_the_good_ones() -> None:
+    p = processor()
+    value = orjson.dumps([log("a"), {**log("b"), "subjects": -1}, log("c")])
+    out = p.process([msg(LOGS, value), msg(LOGS, b"not json", 1)])
+    assert [t.log.transfer_id for t in out.transfers] == ["a", "c"]
+    assert [(d.rejected.index, d.rejected.reason.split(":")[0]) for d in out.deadletters] == [
+        (1, "subjects"),
+        (None, "invalid JSON"),
+    ]
+    assert out.counts[(LOGS, "evaluated")] == 2 and out.counts[(LOGS, "invalid")] == 2
+
+
+def test_a_redelivered_aggregate_is_not_counted_twice() -> None:
+    p = processor(data_advances_watermark=False)
+    big = observed(20_000_000)
+    p.process([msg(AGGS, big, offset=7)])
+    out = p.process([msg(AGGS, big, offset=7)])  # redelivered after a crash
+    assert out.counts[(AGGS, "duplicate")] == 1
+    window = p.engine.states[E1].windows[("DE", T0)]
+    assert window.observed_bytes == 20_000_000
+
+
+def test_watermark_closes_only_its_own_partition() -> None:
+    p = processor(data_advances_watermark=False)
+    p.process([msg(AGGS, observed(50_000_000), offset=1)])
+    mine = partition_of(E1, 4)
+    late = watermark_message(T0 + timedelta(days=3))
+    out = p.process([Message(AGGS, (mine + 1) % 4, 0, None, late)])
+    assert out.windows == []  # another partition's progress says nothing about E1's
+    out = p.process([Message(AGGS, mine, 2, None, late)])
+    assert [w.enterprise_id for w in out.windows] == [E1]
+    assert [f.finding.rule_id for f in out.findings] == ["XB-UNDECLARED-EGRESS"]
+
+
+def test_end_of_input_mode_ignores_data_time() -> None:
+    p = processor(data_advances_watermark=False)
+    p.process([msg(AGGS, observed(50_000_000), offset=1)])
+    out = p.process([msg(LOGS, orjson.dumps(log("x", T0 + timedelta(days=5))), offset=1)])
+    assert out.windows == []
+    q = processor(data_advances_watermark=True)
+    q.process([msg(AGGS, observed(50_000_000), offset=1)])
+    out = q.process([msg(LOGS, orjson.dumps(log("x", T0 + timedelta(days=5))), offset=1)])
+    # The flow's window closes; the log's own window is still within its grace period.
+    assert [(w.country, w.start) for w in out.windows] == [("DE", T0)]
