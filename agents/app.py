@@ -14,6 +14,7 @@ from agents.flows import register_flow_agent
 from agents.output import Output
 from agents.reference import register_reference_tables
 from agents.transfers import register_transfer_agent
+from agents.transport import XbmonFaustApp
 from pipeline.settings import Settings
 from pipeline.worker import WorkerContext
 
@@ -33,7 +34,7 @@ def broker_urls(bootstrap_servers: str) -> list[str]:
 
 def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp:
     kafka = settings.kafka
-    app = faust.App(
+    app = XbmonFaustApp(
         settings.app_id,
         broker=broker_urls(kafka.bootstrap_servers),
         autodiscover=False,
@@ -49,6 +50,7 @@ def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp
         producer_acks=-1,
         web_enabled=False,
         table_standby_replicas=0,
+        datadir=str(settings.data_dir / "faust"),
     )
     ctx = ctx or WorkerContext(settings)
     output = Output(app, ctx)
