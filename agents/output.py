@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
 import faust
 
@@ -36,33 +38,42 @@ class Output:
         )
 
     async def publish(self, findings: list[EvaluatedFinding], dead: Sequence[DeadLetter]) -> None:
+        """Send findings (one message per enterprise) and dead letters; wait for the acks."""
+        pending: list[Awaitable[Any]] = []
         by_enterprise: dict[str, list[bytes]] = defaultdict(list)
         for item in findings:
             by_enterprise[item.finding.enterprise_id].append(
                 item.finding.model_dump_json().encode()
             )
         for enterprise_id, values in sorted(by_enterprise.items()):
-            await self.findings_topic.send(
-                key=enterprise_id.encode(), value=b"[" + b",".join(values) + b"]"
+            pending.append(
+                await self.findings_topic.send(
+                    key=enterprise_id.encode(), value=b"[" + b",".join(values) + b"]"
+                )
             )
         now = self.ctx.clock()
         for letter in dead:
             source = letter.source
-            await self.deadletter_topic.send(
-                key=source.key,
-                value=deadletter_value(
-                    letter.rejected, source.topic, source.partition, source.offset, now
-                ),
+            pending.append(
+                await self.deadletter_topic.send(
+                    key=source.key,
+                    value=deadletter_value(
+                        letter.rejected, source.topic, source.partition, source.offset, now
+                    ),
+                )
             )
+        await asyncio.gather(*pending)
         self.ctx.count_deadletters(list(dead))
 
     async def store(self, out: BatchOutput, messages: Sequence[Message]) -> None:
         """Hand the batch's evidence rows to the store writer, keyed by the batch identity."""
         if self.store_enabled:
             token = batch_token(messages)
+            pending: list[Awaitable[Any]] = []
             for table, rows in output_rows(out, self.ctx.clock()).items():
                 for value in row_messages(table, rows, f"{table}|{token}"):
-                    await self.rows_topic.send(key=token.encode(), value=value)
+                    pending.append(await self.rows_topic.send(key=token.encode(), value=value))
+            await asyncio.gather(*pending)
         self.observe_latency(messages)
 
     def observe_latency(self, messages: Sequence[Message]) -> None:

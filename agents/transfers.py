@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 import faust
+from faust.types import TP
+from mode import BaseSignalT
 
 from agents.events import to_messages
 from agents.output import Output
@@ -40,15 +42,22 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
 
     ctx.use_state_loader(load)
 
+    @app.on_partitions_revoked.connect
+    async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
+        revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
+        # Another worker may own these enterprises next: our cached state of them goes stale.
+        ctx.forget_partitions({tp.partition for tp in revoked if tp.topic == TRANSFER_LOGS.name})
+
     @state.on_recover
     async def _reload() -> None:
-        # Reassigned partitions: the recovered table is the truth; reload lazily from it, and
-        # eagerly for enterprises with open windows so they still close on the watermark.
-        ctx.forget_states()
+        # Recovered partitions: the table is the truth; load lazily from it, and eagerly for
+        # enterprises with open windows so those still close on the watermark.
         for key, raw in list(state.items()):
-            decoded = decode_state(raw)
-            if decoded.windows:
-                ctx.engine.states[key.decode()] = decoded
+            enterprise_id = key.decode()
+            if enterprise_id not in ctx.engine.states:
+                decoded = decode_state(raw)
+                if decoded.windows:
+                    ctx.engine.states[enterprise_id] = decoded
         owned = [tp for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name]
         metrics.ASSIGNED_PARTITIONS.set(len(owned))
         metrics.WORKER_READY.set(1)
@@ -65,12 +74,18 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             messages = to_messages(events)
             try:
                 out = ctx.process_transfers(messages)
+                # Snapshot the state this batch produced before any await: a rebalance may
+                # drop the cache meanwhile. It is saved only once the findings are acked, so a
+                # crash in between replays the batch instead of losing its findings.
+                snapshot = {
+                    eid.encode(): encode_state(ctx.engine.states[eid])
+                    for eid in out.touched
+                    if eid in ctx.engine.states
+                }
                 await output.publish(out.findings, out.deadletters)
                 await output.store(out, messages)
-                for enterprise_id in out.touched:
-                    held = ctx.engine.states.get(enterprise_id)
-                    if held is not None:
-                        state[enterprise_id.encode()] = encode_state(held)
+                for key, raw in snapshot.items():
+                    state[key] = raw
             except Exception as exc:  # a bug, not data: keep every message of the batch
                 log.exception("transfer batch failed; dead-lettering %d messages", len(messages))
                 await output.dead_letter_batch(messages, exc)

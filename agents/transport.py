@@ -25,7 +25,7 @@ from pipeline.kafka_admin import high_watermarks
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         listed = dict(await super()._highwaters(partitions))
-        transport = self.transport
+        transport: Any = self.transport
         bootstrap = ",".join(faust_aiokafka.server_list(transport.url, transport.default_port))
         by_topic: dict[str, list[TP]] = defaultdict(list)
         for tp in partitions:

@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from pydantic import BaseModel
 
 from pipeline.broker import LocalBroker, free_port
-from pipeline.kafka_admin import ensure_topics
+from pipeline.kafka_admin import consumer_lag, ensure_topics
 from pipeline.metrics_client import Samples, scrape, total
 from pipeline.reference_stream import reference_messages
 from pipeline.topics import ALL_TOPICS, FINDINGS
@@ -215,6 +215,11 @@ class Stack:
             for key, value in worker.metrics().items():
                 merged[key] = merged.get(key, 0.0) + value
         return merged
+
+    def lag(self, topic: str) -> int:
+        """Records of `topic` the workers' consumer group has not committed yet."""
+        assert self.bootstrap is not None
+        return consumer_lag(self.bootstrap, self.app_id, topic)
 
     def metric(self, name: str, **labels: str) -> float:
         return total(self.metrics(), name, **labels)

@@ -28,11 +28,19 @@ class Observed:
     dlp: set[str] = field(default_factory=set)
 
 
+Source = tuple[int, int]  # partition and offset of the probe message the flows came in
+
+
 @dataclass
 class EnterpriseFlows:
-    """One enterprise's share of a flow batch."""
+    """One enterprise's share of a flow batch, kept apart per source message.
 
-    windows: dict[tuple[str, datetime], Observed] = field(default_factory=dict)
+    A worker that takes over a partition re-reads the probe messages its predecessor had not
+    committed, and re-sends their aggregates; the receiver applies each source message once
+    (offsets only grow within a source partition), however the batches were cut.
+    """
+
+    units: dict[Source, dict[tuple[str, datetime], Observed]] = field(default_factory=dict)
     max_ts: datetime | None = None
 
     def encode(self) -> bytes:
@@ -40,28 +48,36 @@ class EnterpriseFlows:
             {
                 "kind": KIND_OBSERVED,
                 "max_ts": format_datetime(self.max_ts) if self.max_ts else None,
-                "windows": [
-                    [country, format_datetime(start), o.nbytes, o.flows, sorted(o.dlp)]
-                    for (country, start), o in sorted(self.windows.items())
+                "units": [
+                    [
+                        partition,
+                        offset,
+                        [
+                            [country, format_datetime(start), o.nbytes, o.flows, sorted(o.dlp)]
+                            for (country, start), o in sorted(windows.items())
+                        ],
+                    ]
+                    for (partition, offset), windows in sorted(self.units.items())
                 ],
             }
         )
 
 
 def aggregate_flows(
-    engine: Engine, flows: list[EgressFlow]
+    engine: Engine, flows: list[tuple[EgressFlow, Source]]
 ) -> tuple[dict[str, EnterpriseFlows], Counter[str]]:
     """Attribute and fold flows; returns per-enterprise aggregates and outcome counts."""
     by_enterprise: dict[str, EnterpriseFlows] = {}
     outcomes: Counter[str] = Counter()
-    for flow in flows:
+    for flow, source in flows:
         placed = engine.attribute(flow)
         outcomes[placed.outcome] += 1
         if placed.outcome != "reconciled":
             continue
         assert placed.enterprise_id and placed.country and placed.window_start
         share = by_enterprise.setdefault(placed.enterprise_id, EnterpriseFlows())
-        observed = share.windows.setdefault((placed.country, placed.window_start), Observed())
+        windows = share.units.setdefault(source, {})
+        observed = windows.setdefault((placed.country, placed.window_start), Observed())
         observed.nbytes += flow.bytes_out
         observed.flows += 1
         observed.dlp.update(flow.dlp_categories)
@@ -75,11 +91,14 @@ def watermark_message(ts: datetime) -> bytes:
     return orjson.dumps({"kind": KIND_WATERMARK, "max_ts": format_datetime(ts)})
 
 
+WindowShare = tuple[str, datetime, int, int, list[str]]  # country, start, bytes, flows, dlp
+
+
 @dataclass(frozen=True)
 class AggregateMessage:
     kind: str
     max_ts: datetime | None
-    windows: list[tuple[str, datetime, int, int, list[str]]]
+    units: list[tuple[int, int, list[WindowShare]]]  # source partition, offset, windows
 
 
 def decode_aggregate(raw: bytes) -> AggregateMessage:
@@ -88,12 +107,19 @@ def decode_aggregate(raw: bytes) -> AggregateMessage:
         document = orjson.loads(raw)
         kind = document["kind"]
         max_ts = datetime.fromisoformat(document["max_ts"]) if document.get("max_ts") else None
-        windows = [
-            (str(c), datetime.fromisoformat(s), int(b), int(n), [str(x) for x in d])
-            for c, s, b, n, d in document.get("windows", [])
+        units = [
+            (
+                int(partition),
+                int(offset),
+                [
+                    (str(c), datetime.fromisoformat(s), int(b), int(n), [str(x) for x in d])
+                    for c, s, b, n, d in windows
+                ],
+            )
+            for partition, offset, windows in document.get("units", [])
         ]
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"invalid flow aggregate message: {exc!r}") from exc
     if kind not in (KIND_OBSERVED, KIND_WATERMARK):
         raise ValueError(f"invalid flow aggregate message: kind {kind!r}")
-    return AggregateMessage(kind, max_ts, windows)
+    return AggregateMessage(kind, max_ts, units)

@@ -42,9 +42,7 @@ OPEN_WINDOWS = Gauge("xbmon_open_windows", "Reconciliation windows not yet close
 REFERENCE_RECORDS = Gauge(
     "xbmon_reference_records", "Reference records held by this worker.", ["kind"]
 )
-WORKER_READY = Gauge(
-    "xbmon_worker_ready", "1 once partitions are assigned and tables recovered."
-)
+WORKER_READY = Gauge("xbmon_worker_ready", "1 once partitions are assigned and tables recovered.")
 ASSIGNED_PARTITIONS = Gauge(
     "xbmon_assigned_partitions", "Partitions of transfer.logs this worker owns."
 )

@@ -74,12 +74,14 @@ class TransferBatchProcessor:
         logs_topic: str,
         aggregates_topic: str,
         load_state: StateLoader,
+        flows_topic: str,
         partitions: int,
         data_advances_watermark: bool = True,
     ) -> None:
         self.engine = engine
         self.logs_topic = logs_topic
         self.aggregates_topic = aggregates_topic
+        self.flows_topic = flows_topic  # the probe topic the aggregates' sources refer to
         self.load_state = load_state
         self.partitions = partitions
         # False: only watermark control records close windows (replay's "end of input").
@@ -159,11 +161,16 @@ class TransferBatchProcessor:
         enterprise_id = (message.key or b"").decode()
         self._ensure_loaded(enterprise_id)
         state = self.engine.state(enterprise_id)
-        if message.offset <= state.applied_offsets.get(message.topic, -1):
-            out.counts[(message.topic, "duplicate")] += 1  # redelivered after a restart
-            return
-        state.applied_offsets[message.topic] = message.offset
-        for country, start, nbytes, flows, dlp in aggregate.windows:
-            self.engine.observe(enterprise_id, country, start, nbytes, flows, dlp)
+        applied = state.applied_offsets
+        fresh = 0
+        for partition, offset, windows in aggregate.units:
+            source = f"{self.flows_topic}:{partition}"
+            if offset <= applied.get(source, -1):
+                continue  # re-sent after a takeover: this probe message is already counted
+            applied[source] = offset
+            fresh += 1
+            for country, start, nbytes, flows, dlp in windows:
+                self.engine.observe(enterprise_id, country, start, nbytes, flows, dlp)
         out.touched.add(enterprise_id)
-        out.counts[(message.topic, "evaluated")] += 1
+        outcome = "evaluated" if fresh or not aggregate.units else "duplicate"
+        out.counts[(message.topic, outcome)] += 1

@@ -25,8 +25,9 @@ from pipeline.stream_batch import (
     Message,
     StateLoader,
     TransferBatchProcessor,
+    partition_of,
 )
-from pipeline.topics import FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.wire import Rejected, decode_batch
 from schemas.models import EgressFlow
 
@@ -63,6 +64,7 @@ class WorkerContext:
             TRANSFER_LOGS.name,
             FLOW_AGGREGATES.name,
             self._state,
+            EGRESS_FLOWS.name,
             settings.kafka.partitions,
             data_advances_watermark=settings.windows_close == "event_time",
         )
@@ -74,9 +76,13 @@ class WorkerContext:
         """Where cache misses of enterprise state are read from (the changelog-backed table)."""
         self._load_state = loader
 
-    def forget_states(self) -> None:
-        """Drop cached state (on rebalance: the table is the truth for reassigned partitions)."""
-        self.engine.states.clear()
+    def forget_partitions(self, partitions: set[int]) -> None:
+        """Drop cached state of the enterprises of revoked partitions (reloaded on demand)."""
+        count = self.settings.kafka.partitions
+        for enterprise_id in [
+            e for e in self.engine.states if partition_of(e, count) in partitions
+        ]:
+            del self.engine.states[enterprise_id]
 
     # --- reference data ------------------------------------------------------------------
     def apply_reference(self, topic: str, key: bytes | None, value: bytes | None) -> None:
@@ -99,11 +105,11 @@ class WorkerContext:
         self, messages: list[Message]
     ) -> tuple[dict[str, EnterpriseFlows], list[DeadLetter]]:
         """Decode, attribute and pre-aggregate a batch of probe flows."""
-        flows: list[EgressFlow] = []
+        flows: list[tuple[EgressFlow, tuple[int, int]]] = []
         dead: list[DeadLetter] = []
         for message in messages:
             decoded = decode_batch(message.value, EgressFlow)
-            flows.extend(decoded.records)
+            flows.extend((flow, (message.partition, message.offset)) for flow in decoded.records)
             dead.extend(DeadLetter(r, message) for r in decoded.rejected)
             metrics.EVENTS.labels(message.topic, "evaluated").inc(len(decoded.records))
             metrics.EVENTS.labels(message.topic, "invalid").inc(len(decoded.rejected))

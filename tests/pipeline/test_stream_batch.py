@@ -21,7 +21,7 @@ T0 = datetime(2025, 3, 3, 2, tzinfo=UTC)
 def processor(partitions: int = 4, data_advances_watermark: bool = True) -> TransferBatchProcessor:
     engine = Engine(ReferenceIndex(), default_rules_config())
     return TransferBatchProcessor(
-        engine, LOGS, AGGS, lambda _: None, partitions, data_advances_watermark
+        engine, LOGS, AGGS, lambda _: None, "egress.flows", partitions, data_advances_watermark
     )
 
 
@@ -47,9 +47,9 @@ def msg(topic: str, value: bytes, offset: int = 0, key: str = E1) -> Message:
     return Message(topic, partition_of(key, 4), offset, key.encode(), value)
 
 
-def observed(nbytes: int, start: datetime = T0) -> bytes:
-    share = EnterpriseFlows(windows={("DE", start): Observed(nbytes, 1, set())}, max_ts=start)
-    return share.encode()
+def observed(nbytes: int, start: datetime = T0, source: tuple[int, int] = (0, 0)) -> bytes:
+    window = {("DE", start): Observed(nbytes, 1, set())}
+    return EnterpriseFlows(units={source: window}, max_ts=start).encode()
 
 
 def test_a_batch_with_bad_records_keeps_the_good_ones() -> None:
@@ -64,14 +64,18 @@ def test_a_batch_with_bad_records_keeps_the_good_ones() -> None:
     assert out.counts[(LOGS, "evaluated")] == 2 and out.counts[(LOGS, "invalid")] == 2
 
 
-def test_a_redelivered_aggregate_is_not_counted_twice() -> None:
+def test_a_probe_message_is_counted_once_however_often_its_aggregate_comes() -> None:
     p = processor(data_advances_watermark=False)
-    big = observed(20_000_000)
-    p.process([msg(AGGS, big, offset=7)])
-    out = p.process([msg(AGGS, big, offset=7)])  # redelivered after a crash
-    assert out.counts[(AGGS, "duplicate")] == 1
+    p.process([msg(AGGS, observed(20_000_000, source=(3, 41)), offset=7)])
+    # Redelivered as is, and re-sent by a worker that took the probe partition over.
+    out = p.process([msg(AGGS, observed(20_000_000, source=(3, 41)), offset=7)])
+    out2 = p.process([msg(AGGS, observed(20_000_000, source=(3, 41)), offset=9)])
+    assert out.counts[(AGGS, "duplicate")] == 1 and out2.counts[(AGGS, "duplicate")] == 1
+    # A later probe message, and one from another probe partition, do count.
+    p.process([msg(AGGS, observed(1, source=(3, 42)), offset=10)])
+    p.process([msg(AGGS, observed(1, source=(0, 5)), offset=11)])
     window = p.engine.states[E1].windows[("DE", T0)]
-    assert window.observed_bytes == 20_000_000
+    assert window.observed_bytes == 20_000_002
 
 
 def test_watermark_closes_only_its_own_partition() -> None:

@@ -127,7 +127,9 @@ def test_enterprises_are_varied_and_well_formed(world: World) -> None:
 
 def test_filings_of_every_kind_and_state(world: World) -> None:
     assert {f.kind for f in world.filings} == {
-        "security_assessment", "standard_contract", "certification",
+        "security_assessment",
+        "standard_contract",
+        "certification",
     }
     assert {f.status for f in world.filings} >= {"active", "pending", "revoked"}
     assert any(f.valid_until is not None and f.valid_until < DEFAULT_START for f in world.filings)
@@ -151,9 +153,7 @@ def test_logs_have_volume_rhythm_and_heavy_tails(world: World) -> None:
 
 
 def test_flows_reconcile_and_include_domestic_traffic(world: World) -> None:
-    enterprise_nets = [
-        (e.enterprise_id, n) for e in world.enterprises for n in e.egress_cidrs
-    ]
+    enterprise_nets = [(e.enterprise_id, n) for e in world.enterprises for n in e.egress_cidrs]
 
     def owner(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         for enterprise_id, net in enterprise_nets:

@@ -1,0 +1,59 @@
+"""Evidence rows of a batch: what each store table gets, and the batch's identity.
+
+Every insert carries a deduplication token derived from the batch's offsets, so a batch
+redelivered whole is stored once; ReplacingMergeTree on deterministic ids (and FINAL reads) is
+the second line of defence when a redelivered batch is cut differently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pipeline.storage import deadletter_row, finding_row, transfer_row, window_row
+from pipeline.stream_batch import BatchOutput, Message
+
+
+def batch_token(messages: Sequence[Message]) -> str:
+    """Deterministic identity of a batch: its offset range per topic and partition."""
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    for m in messages:
+        low, high = ranges.get((m.topic, m.partition), (m.offset, m.offset))
+        ranges[(m.topic, m.partition)] = (min(low, m.offset), max(high, m.offset))
+    return "|".join(f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(ranges.items()))
+
+
+def output_rows(out: BatchOutput, now: datetime) -> dict[str, list[dict[str, Any]]]:
+    """The rows each table gets from one batch."""
+    return {
+        "transfers": [
+            transfer_row(
+                t.log,
+                source_topic=t.source.topic,
+                source_partition=t.source.partition,
+                source_offset=t.source.offset,
+                required_path=t.decision.path,
+                ingested_at=now,
+            )
+            for t in out.transfers
+            if t.decision is not None  # a repeated transfer_id keeps the first row
+        ],
+        "findings": [finding_row(f, inserted_at=now) for f in out.findings],
+        "flow_windows": [
+            window_row(w.enterprise_id, w.country, w.start, w.aggregate, closed_at=now)
+            for w in out.windows
+        ],
+        "deadletters": [
+            deadletter_row(
+                source_topic=d.source.topic,
+                source_partition=d.source.partition,
+                source_offset=d.source.offset,
+                index_in_batch=-1 if d.rejected.index is None else d.rejected.index,
+                reason=d.rejected.reason,
+                raw=d.rejected.raw,
+                received_at=now,
+            )
+            for d in out.deadletters
+        ],
+    }
