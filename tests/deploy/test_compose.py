@@ -297,8 +297,11 @@ def test_depends_on_conditions(services: dict[str, dict[str, Any]]) -> None:
                 assert services[target].get("restart") == "no", f"{target} is not a one-shot"
     worker = services["worker"]["depends_on"]
     assert worker["kafka"]["condition"] == "service_healthy"
-    assert worker["clickhouse"]["condition"] == "service_healthy"
     assert worker["topic-init"]["condition"] == "service_completed_successfully"
+    writer = services["store-writer"]["depends_on"]
+    assert writer["kafka"]["condition"] == "service_healthy"
+    assert writer["clickhouse"]["condition"] == "service_healthy"
+    assert writer["topic-init"]["condition"] == "service_completed_successfully"
     assert (
         services["reference-load"]["depends_on"]["topic-init"]["condition"]
         == "service_completed_successfully"
@@ -429,12 +432,13 @@ def test_worker_settings(
     assert settings.environment == "production"
     assert settings.mode == "server"
     assert settings.metrics_host == "0.0.0.0"
-    assert settings.clickhouse.backend == "server"
-    assert settings.clickhouse.host in services
-    assert settings.clickhouse.password.get_secret_value() == SECRETS["CLICKHOUSE_PASSWORD"]
+    writer = settings_of(environment(services["store-writer"]), monkeypatch)
+    assert writer.clickhouse.backend == "server"
+    assert writer.clickhouse.host in services
+    assert writer.clickhouse.password.get_secret_value() == SECRETS["CLICKHOUSE_PASSWORD"]
     clickhouse = environment(services["clickhouse"])
-    assert settings.clickhouse.username == clickhouse["CLICKHOUSE_USER"]
-    assert settings.clickhouse.database == clickhouse["CLICKHOUSE_DB"]
+    assert writer.clickhouse.username == clickhouse["CLICKHOUSE_USER"]
+    assert writer.clickhouse.database == clickhouse["CLICKHOUSE_DB"]
     for server in settings.kafka.bootstrap_servers.split(","):
         host, _ = server.rsplit(":", 1)
         assert host in services
@@ -459,9 +463,9 @@ def test_reference_load_settings(
 
 
 def test_placeholder_password_is_refused_in_the_stack(monkeypatch: pytest.MonkeyPatch) -> None:
-    worker = resolved_compose(CLICKHOUSE_PASSWORD="changeme")["services"]["worker"]
+    writer = resolved_compose(CLICKHOUSE_PASSWORD="changeme")["services"]["store-writer"]
     with pytest.raises(ValueError, match="placeholder"):
-        settings_of(environment(worker), monkeypatch)
+        settings_of(environment(writer), monkeypatch)
 
 
 # -- topics -------------------------------------------------------------------------------------
