@@ -27,6 +27,7 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
             settings.batch_max_messages, within=settings.batch_within_s
         ):
             messages = to_messages(events)
+            metrics.BATCH_SIZE.labels("flows").observe(len(messages))
             try:
                 by_enterprise, dead = ctx.process_flows(messages)
                 for enterprise_id, share in sorted(by_enterprise.items()):

@@ -72,6 +72,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             settings.batch_max_messages, within=settings.batch_within_s
         ):
             messages = to_messages(events)
+            metrics.BATCH_SIZE.labels("transfers").observe(len(messages))
             try:
                 out = ctx.process_transfers(messages)
                 # Snapshot the state this batch produced before any await: a rebalance may

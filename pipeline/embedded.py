@@ -216,10 +216,10 @@ class Stack:
                 merged[key] = merged.get(key, 0.0) + value
         return merged
 
-    def lag(self, topic: str) -> int:
-        """Records of `topic` the workers' consumer group has not committed yet."""
+    def lag(self, topic: str, group: str | None = None) -> int:
+        """Records of `topic` a consumer group (the workers' by default) has not committed."""
         assert self.bootstrap is not None
-        return consumer_lag(self.bootstrap, self.app_id, topic)
+        return consumer_lag(self.bootstrap, group or self.app_id, topic)
 
     def metric(self, name: str, **labels: str) -> float:
         return total(self.metrics(), name, **labels)

@@ -18,8 +18,9 @@ from rich.live import Live
 from pipeline.embedded import Stack, StackError, wait_until
 from pipeline.live import LiveState, render, summary_counts
 from pipeline.loadgen import LoadGenerator
+from pipeline.store_writer import GROUP_SUFFIX as WRITER_GROUP_SUFFIX
 from pipeline.synth import synthesize
-from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
+from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ def run_up(options: UpOptions, console: Console) -> dict[str, object]:
         _drain(stack, produced)
         samples = stack.metrics()
     counts = summary_counts(samples)
+    stored = _stored_findings(stack)
     return {
         "transfers": int(counts["transfers"]),
         "flows": int(counts["flows"]),
@@ -82,6 +84,7 @@ def run_up(options: UpOptions, console: Console) -> dict[str, object]:
         "produced_transfers": produced.get(TRANSFER_LOGS.name, 0),
         "produced_flows": produced.get(EGRESS_FLOWS.name, 0),
         "invalid_injected": load.stats.invalid,
+        "stored_findings": stored,
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -98,3 +101,26 @@ def _drain(stack: Stack, produced: dict[str, int], timeout: float = 30.0) -> Non
     # On a timeout the summary shows what was processed; nothing is hidden.
     with contextlib.suppress(StackError):
         wait_until(caught_up, timeout, "the workers to catch up", interval=0.25)
+        wait_until(
+            lambda: stack.lag(EVIDENCE_ROWS.name, group=stack.app_id + WRITER_GROUP_SUFFIX) == 0,
+            timeout,
+            "the store writer to catch up",
+            interval=0.5,
+        )
+
+
+def _stored_findings(stack: Stack) -> int | None:
+    """Findings in the evidence store once everything has stopped (None: no store)."""
+    if not stack.store:
+        return None
+    from pipeline.settings import Settings
+    from pipeline.storage import open_store
+
+    store = open_store(Settings(data_dir=stack.data_dir))
+    try:
+        rows = store.query(
+            "SELECT count() AS n FROM (SELECT finding_id FROM {database:Identifier}.findings FINAL)"
+        )
+        return int(rows[0]["n"])
+    finally:
+        store.close()

@@ -1,0 +1,24 @@
+"""The Faust app is assembled explicitly: every agent and table is there, by name."""
+
+from __future__ import annotations
+
+from agents.app import REGISTERED_AGENTS, create_app, registered_agents
+from agents.transfers import STATE_TABLE
+from pipeline.settings import Settings
+from pipeline.topics import REFERENCE_ENTERPRISES, REFERENCE_FILINGS, REFERENCE_NEGATIVE_LIST
+
+
+def test_every_agent_is_registered() -> None:
+    built = create_app(Settings(kafka={"bootstrap_servers": "127.0.0.1:1"}))  # type: ignore[arg-type]
+    assert registered_agents(built.app) == tuple(sorted(REGISTERED_AGENTS))
+
+
+def test_reference_tables_follow_the_reference_topics() -> None:
+    built = create_app(Settings())
+    tables = {name: table for name, table in built.app.tables.items()}
+    for spec in (REFERENCE_ENTERPRISES, REFERENCE_FILINGS, REFERENCE_NEGATIVE_LIST):
+        table = tables[spec.name]
+        assert table.is_global
+        # The assignor must see the real topic name, not `<app>-<table>-changelog`.
+        assert table._changelog_topic_name() == spec.name
+    assert tables[STATE_TABLE].use_partitioner
