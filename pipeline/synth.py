@@ -43,7 +43,7 @@ from pipeline.rules.categories import (
     matches,
     matches_any,
 )
-from pipeline.rules.filings import validity_end
+from pipeline.rules.filings import is_valid, revoked_by, validity_end
 from pipeline.rules.years import add_calendar_years, window_start
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
 from schemas.types import Country, RuleId, Severity, Uscc, UtcDatetime
@@ -1293,15 +1293,10 @@ class _Synth:
         return validity_end(filing, self.cfg.zone, self.cfg.assessment_validity_years)
 
     def revoked(self, filing: Filing, ts: datetime) -> bool:
-        if filing.revoked_at is not None:
-            return filing.revoked_at <= ts
-        return filing.status == "revoked"
+        return revoked_by(filing, ts)
 
     def valid(self, filing: Filing, ts: datetime) -> bool:
-        if filing.status == "pending" or self.revoked(filing, ts):
-            return False
-        end = self.validity_end(filing)
-        return filing.valid_from <= ts and (end is None or ts <= end)
+        return is_valid(filing, ts, self.validity_end(filing))
 
     @staticmethod
     def failed_points(filing: Filing, tx: _Tx) -> list[RuleId]:
