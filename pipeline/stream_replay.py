@@ -20,6 +20,7 @@ from pipeline.embedded import Stack, all_partitions, wait_until
 from pipeline.flow_aggregates import watermark_message
 from pipeline.replay import ReplayResult, load_dir, sort_findings
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.wire import encode_batch
 from schemas.models import EgressFlow, Finding, TransferLog
 
 END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
@@ -30,8 +31,7 @@ Message = tuple[str, bytes | None, bytes | None, int | None]
 
 def batched(records: Sequence[BaseModel], size: int) -> Iterator[bytes]:
     for start in range(0, len(records), size):
-        chunk = records[start : start + size]
-        yield b"[" + b",".join(r.model_dump_json().encode() for r in chunk) + b"]"
+        yield encode_batch(list(records[start : start + size]))
 
 
 def log_messages(logs: list[TransferLog]) -> list[Message]:

@@ -7,6 +7,7 @@ for the dead-letter topic, and the valid records of the same message go on.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -95,8 +96,6 @@ def deadletter_value(
     try:
         raw_text, encoding = rejected.raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        import base64
-
         raw_text, encoding = base64.b64encode(rejected.raw).decode(), "base64"
     return orjson.dumps(
         {

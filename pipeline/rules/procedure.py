@@ -65,7 +65,13 @@ def decide_path(
     s_total = counters.subjects + log.subjects
     z_total = counters.sensitive + log.sensitive_subjects
 
-    def decision(path: RequiredPath, step: int, reason: str, **extra: object) -> PathDecision:
+    def decision(
+        path: RequiredPath,
+        step: int,
+        reason: str,
+        from_negative_list: bool = False,
+        active_items: tuple[ActiveItem, ...] = (),
+    ) -> PathDecision:
         counted = path in COUNTED_PATHS
         return PathDecision(
             path=path,
@@ -73,7 +79,8 @@ def decide_path(
             reason=reason,
             subjects_total=s_total if counted else counters.subjects,
             sensitive_total=z_total if counted else counters.sensitive,
-            **extra,  # type: ignore[arg-type]
+            from_negative_list=from_negative_list,
+            active_items=active_items,
         )
 
     if cat.all_non_personal(cats):
