@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import faust
 
 from agents.flows import register_flow_agent
+from agents.monitor import register_monitor
 from agents.output import Output
 from agents.reference import register_reference_tables
 from agents.transfers import register_transfer_agent
@@ -57,6 +58,7 @@ def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp
     register_reference_tables(app, ctx)
     register_transfer_agent(app, ctx, output)
     register_flow_agent(app, ctx, output)
+    register_monitor(app)
     return XbmonApp(app=app, ctx=ctx, output=output)
 
 

@@ -52,6 +52,12 @@ REFERENCE_UPDATES = Counter(
 AGGREGATES_SENT = Counter(
     "xbmon_flow_aggregates_sent_total", "Attributed flow aggregates re-keyed by enterprise."
 )
+CONSUMER_LAG = Gauge(
+    "xbmon_consumer_lag_records",
+    "Records of an input topic fetched by the broker's high watermark but not yet consumed by "
+    "this worker (its assigned partitions).",
+    ["topic"],
+)
 WATERMARK = Gauge(
     "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
 )
