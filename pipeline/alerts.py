@@ -106,6 +106,14 @@ def raise_alert(
     )
 
 
+def check_transition(alert_id: str, current: str, target: str, who: str) -> None:
+    """Raise AlertError unless `current` -> `target` is a lifecycle step and `who` is named."""
+    if current not in _TRANSITIONS[target]:
+        raise AlertError(f"alert {alert_id} is {current}; it cannot become {target}")
+    if not who.strip():
+        raise AlertError("say who acknowledges or resolves the alert")
+
+
 def transition(
     alert: Alert,
     status: Literal["acknowledged", "resolved"],
@@ -114,10 +122,7 @@ def transition(
     note: str | None = None,
 ) -> Alert:
     """Acknowledge or resolve; refuses a step that does not follow the lifecycle."""
-    if alert.status not in _TRANSITIONS[status]:
-        raise AlertError(f"alert {alert.alert_id} is {alert.status}; it cannot become {status}")
-    if not who.strip():
-        raise AlertError("say who acknowledges or resolves the alert")
+    check_transition(alert.alert_id, alert.status, status, who)
     return alert.model_copy(
         update={"status": status, "updated_at": now, "updated_by": who, "note": note}
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -16,8 +16,184 @@ schema_app = typer.Typer(no_args_is_help=True, help="Data contracts as JSON Sche
 app.add_typer(schema_app, name="schema")
 reference_app = typer.Typer(no_args_is_help=True, help="Reference data on the compacted topics.")
 app.add_typer(reference_app, name="reference")
+alerts_app = typer.Typer(no_args_is_help=True, help="Alerts for on-call responders.")
+app.add_typer(alerts_app, name="alerts")
+spotcheck_app = typer.Typer(no_args_is_help=True, help='The "double random" spot-check draw.')
+app.add_typer(spotcheck_app, name="spotcheck")
 
-err = Console(stderr=True)
+DataDirOption = Annotated[
+    Path,
+    typer.Option(help="Data directory of the embedded mode (as given to `xbmon up`)."),
+]
+
+
+def _store(data_dir: Path) -> EvidenceStore:
+    """The evidence store: chDB under DATA_DIR/embedded, or the server the settings name."""
+    from pipeline.settings import Settings
+    from pipeline.storage import open_store
+
+    store = open_store(Settings(data_dir=data_dir / "embedded"))
+    store.ensure_schema()
+    return store
+
+
+@alerts_app.command("list")
+def alerts_list(
+    status: Annotated[
+        str | None, typer.Option(help="open, acknowledged or resolved (default: any).")
+    ] = None,
+    enterprise: Annotated[str | None, typer.Option(help="One enterprise (USCC).")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines instead of a table.")] = False,
+    data_dir: DataDirOption = Path(".data"),
+) -> None:
+    """The latest alerts with their effective status."""
+    import orjson
+    from rich.table import Table
+
+    from pipeline.alert_store import list_alerts
+
+    with _store(data_dir) as store:
+        rows = list_alerts(store, status=status, enterprise_id=enterprise, limit=limit)
+    if as_json:
+        for row in rows:
+            sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
+        return
+    table = Table(title=f"{len(rows)} alerts")
+    for column in (
+        "alert_id",
+        "status",
+        "severity",
+        "route",
+        "tier",
+        "rule",
+        "enterprise",
+        "day",
+        "count",
+    ):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            r["alert_id"],
+            r["status"],
+            r["severity"],
+            r["route"],
+            r["tier"],
+            r["rule_id"],
+            r["enterprise_id"],
+            str(r["day"]),
+            str(r["count"]),
+        )
+    Console().print(table)
+
+
+def _act(
+    alert_id: str,
+    status: Literal["acknowledged", "resolved"],
+    actor: str,
+    note: str | None,
+    data_dir: Path,
+) -> None:
+    from pipeline.alert_store import AlertNotFoundError, record_action
+    from pipeline.alerts import AlertError
+    from pipeline.worker import utc_now
+
+    try:
+        with _store(data_dir) as store:
+            row = record_action(store, alert_id, status, actor, utc_now(), note)
+    except (AlertError, AlertNotFoundError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    err.print(f"alert {alert_id} is now {row['status']}")
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: str,
+    by: Annotated[str, typer.Option("--by", help="Who acknowledges.")],
+    note: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOption = Path(".data"),
+) -> None:
+    """Acknowledge an open alert."""
+    _act(alert_id, "acknowledged", by, note, data_dir)
+
+
+@alerts_app.command("resolve")
+def alerts_resolve(
+    alert_id: str,
+    by: Annotated[str, typer.Option("--by", help="Who resolves.")],
+    note: Annotated[str | None, typer.Option()] = None,
+    data_dir: DataDirOption = Path(".data"),
+) -> None:
+    """Resolve an open or acknowledged alert (a later finding of the same day reopens it)."""
+    _act(alert_id, "resolved", by, note, data_dir)
+
+
+@spotcheck_app.command("plan")
+def spotcheck_plan(
+    period: Annotated[str, typer.Option(help="YYYY-MM")],
+    seed: Annotated[str, typer.Option(help="The published seed, hex (>= 128 bits).")],
+    register: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="CSV: enterprise_id,tier.")
+    ],
+    inspectors: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="Inspector ids, one a line.")
+    ],
+    csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON.")] = False,
+    data_dir: DataDirOption = Path(".data"),
+) -> None:
+    """Draw the period's plan reproducibly from the seed, store it, print it."""
+    from pipeline.spotcheck import (
+        SpotcheckError,
+        draw_plan,
+        plan_csv,
+        plan_json,
+        read_inspectors,
+        read_register_csv,
+        store_plan,
+    )
+
+    try:
+        plan = draw_plan(period, seed, read_register_csv(register), read_inspectors(inspectors))
+        path = store_plan(plan, data_dir)
+    except (SpotcheckError, FileExistsError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    sys.stdout.write(plan_csv(plan) if csv else plan_json(plan).decode() + "\n")
+    err.print(f"stored {path}")
+
+
+@spotcheck_app.command("verify")
+def spotcheck_verify(
+    plan: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Published plan.")],
+    register: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    inspectors: Annotated[Path, typer.Option(exists=True, dir_okay=False)],
+    seed: Annotated[str | None, typer.Option(help="The seed that was announced.")] = None,
+) -> None:
+    """Recompute a published plan; exit 0 only if it matches."""
+    from pipeline.spotcheck import SpotcheckError, read_inspectors, read_register_csv, verify_plan
+
+    try:
+        result = verify_plan(
+            plan.read_bytes(),
+            read_register_csv(register),
+            read_inspectors(inspectors),
+            expected_seed=seed,
+        )
+    except SpotcheckError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    if not result.ok:
+        for reason in result.reasons:
+            err.print(f"[red]mismatch:[/] {reason}")
+        raise typer.Exit(1)
+    err.print("[green]the plan matches the seed, the register and the inspectors[/]")
+
+
+if TYPE_CHECKING:
+    from pipeline.storage import EvidenceStore
+
+err = Console(stderr=True, soft_wrap=True)
 
 EXIT_INVALID_INPUT = 3
 

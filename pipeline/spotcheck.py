@@ -33,6 +33,7 @@ import csv
 import hashlib
 import hmac
 import io
+import itertools
 import math
 import os
 import re
@@ -169,7 +170,9 @@ def normalize_policies(policies: PolicyInput) -> dict[str, TierPolicy]:
     return dict(sorted(out.items()))
 
 
-def _check_register(register: Iterable[tuple[str, str]], tiers: Iterable[str]) -> list[tuple[str, str]]:
+def _check_register(
+    register: Iterable[tuple[str, str]], tiers: Iterable[str]
+) -> list[tuple[str, str]]:
     known = set(tiers)
     rows = sorted((str(eid), str(tier)) for eid, tier in register)
     seen: set[str] = set()
@@ -189,7 +192,7 @@ def _check_register(register: Iterable[tuple[str, str]], tiers: Iterable[str]) -
 
 def _check_inspectors(inspectors: Iterable[str]) -> list[str]:
     ids = sorted(str(i) for i in inspectors)
-    for a, b in zip(ids, ids[1:], strict=False):
+    for a, b in itertools.pairwise(ids):
         if a == b:
             raise SpotcheckError(f"inspector {a!r} appears more than once in the register")
     if any(not i for i in ids):
@@ -352,9 +355,7 @@ def verify_plan(
     except SpotcheckError as exc:
         return VerifyResult(ok=False, reasons=[f"published plan: {exc}"])
     if plan.v != PLAN_VERSION or plan.method != METHOD:
-        reasons.append(
-            f"plan method {plan.method!r} v{plan.v} is not {METHOD!r} v{PLAN_VERSION}"
-        )
+        reasons.append(f"plan method {plan.method!r} v{plan.v} is not {METHOD!r} v{PLAN_VERSION}")
     if expected_period is not None and expected_period != plan.period:
         reasons.append(f"plan is for period {plan.period}, expected {expected_period}")
     if expected_seed is not None:
@@ -392,7 +393,9 @@ def verify_plan(
     for tier in sorted(set(plan.counts) | set(expected.counts)):
         got, want = plan.counts.get(tier), expected.counts.get(tier)
         if got != want:
-            reasons.append(f"counts for tier {tier}: plan says {_fmt(got)}, recomputed {_fmt(want)}")
+            reasons.append(
+                f"counts for tier {tier}: plan says {_fmt(got)}, recomputed {_fmt(want)}"
+            )
     if not reasons and plan != expected:
         reasons.append("plan differs from the recomputed plan")
     if not reasons and raw is not None and raw.strip() != plan_json(expected):

@@ -42,7 +42,9 @@ from schemas.models import Finding, TransferLog
 from schemas.types import RequiredPath
 
 #: Tables callers write to; `schema_migrations` is written by `ensure_schema` only.
-DATA_TABLES: Final = frozenset({"transfers", "flow_windows", "findings", "deadletters"})
+DATA_TABLES: Final = frozenset(
+    {"transfers", "flow_windows", "findings", "deadletters", "alerts", "alert_actions", "scores"}
+)
 MIGRATIONS_TABLE: Final = "schema_migrations"
 
 #: Rows per INSERT statement: bounds memory; each chunk is deduplicated on its own token.

@@ -1,0 +1,153 @@
+"""Responders' and regulators' commands: `xbmon alerts ...` and `xbmon spotcheck ...`."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from pipeline.alert_store import alert_row
+from pipeline.alerts import raise_alert
+from pipeline.cli import app
+from pipeline.settings import Settings
+from pipeline.storage import open_store
+from schemas.models import Finding
+
+runner = CliRunner()
+E1 = "91110000600037341L"
+NOW = datetime(2025, 3, 3, 2, tzinfo=UTC)
+
+
+def seed_alert(data_dir: Path) -> str:
+    finding = Finding.model_validate(
+        {
+            "finding_id": "f1",
+            "rule_id": "XB-FILING-REVOKED",
+            "severity": "critical",
+            "enterprise_id": E1,
+            "ts": NOW.isoformat(),
+            "explanation": "x",
+            "explanation_zh": "x",
+            "evidence_hash": "0" * 64,
+        }
+    )
+    from zoneinfo import ZoneInfo
+
+    alert = raise_alert(None, finding, "D", "critical", "page", NOW, ZoneInfo("Asia/Shanghai"))
+    with open_store(Settings(data_dir=data_dir / "embedded")) as store:
+        store.ensure_schema()
+        store.insert("alerts", [alert_row(alert)])
+    return alert.alert_id
+
+
+def test_alert_lifecycle_from_the_command_line(tmp_path: Path) -> None:
+    alert_id = seed_alert(tmp_path)
+    listed = runner.invoke(app, ["alerts", "list", "--json", "--data-dir", str(tmp_path)])
+    assert listed.exit_code == 0
+    (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (row["alert_id"], row["status"], row["severity"], row["route"]) == (
+        alert_id,
+        "open",
+        "critical",
+        "page",
+    )
+    ack = runner.invoke(
+        app, ["alerts", "ack", alert_id, "--by", "oncall-1", "--data-dir", str(tmp_path)]
+    )
+    assert ack.exit_code == 0, ack.output
+    again = runner.invoke(
+        app, ["alerts", "ack", alert_id, "--by", "oncall-2", "--data-dir", str(tmp_path)]
+    )
+    assert again.exit_code == 1 and "cannot become acknowledged" in again.output
+    done = runner.invoke(
+        app,
+        [
+            "alerts",
+            "resolve",
+            alert_id,
+            "--by",
+            "oncall-1",
+            "--note",
+            "filing reinstated",
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
+    assert done.exit_code == 0
+    resolved = runner.invoke(
+        app, ["alerts", "list", "--status", "resolved", "--json", "--data-dir", str(tmp_path)]
+    )
+    row = json.loads(resolved.stdout)
+    assert (row["status"], row["actor"], row["note"]) == (
+        "resolved",
+        "oncall-1",
+        "filing reinstated",
+    )
+    missing = runner.invoke(
+        app, ["alerts", "ack", "nope", "--by", "x", "--data-dir", str(tmp_path)]
+    )
+    assert missing.exit_code == 1 and "no alert nope" in missing.output
+
+
+def test_spotcheck_plan_is_reproducible_and_verifiable(tmp_path: Path) -> None:
+    register = tmp_path / "register.csv"
+    register.write_text(
+        "enterprise_id,tier\n" + "".join(f"E{i:03d},{'ABCD'[i % 4]}\n" for i in range(40))
+    )
+    inspectors = tmp_path / "inspectors.txt"
+    inspectors.write_text("".join(f"insp-{i}\n" for i in range(6)))
+    seed = "a3" * 16
+    args = [
+        "spotcheck",
+        "plan",
+        "--period",
+        "2026-01",
+        "--seed",
+        seed,
+        "--register",
+        str(register),
+        "--inspectors",
+        str(inspectors),
+        "--data-dir",
+        str(tmp_path),
+    ]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    plan = json.loads(first.stdout)
+    assert plan["period"] == "2026-01" and plan["selections"]
+    published = tmp_path / "spotcheck" / "plan-2026-01.json"
+    assert published.exists()
+    ok = runner.invoke(
+        app,
+        [
+            "spotcheck",
+            "verify",
+            str(published),
+            "--register",
+            str(register),
+            "--inspectors",
+            str(inspectors),
+            "--seed",
+            seed,
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    tampered = json.loads(published.read_text())
+    tampered["selections"][0]["inspectors"].reverse()
+    forged = tmp_path / "forged.json"
+    forged.write_text(json.dumps(tampered))
+    bad = runner.invoke(
+        app,
+        [
+            "spotcheck",
+            "verify",
+            str(forged),
+            "--register",
+            str(register),
+            "--inspectors",
+            str(inspectors),
+        ],
+    )
+    assert bad.exit_code == 1
