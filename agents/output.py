@@ -10,13 +10,14 @@ from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import faust
+import orjson
 
 from pipeline import metrics
 from pipeline.evidence_rows import batch_token, output_rows
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
-from pipeline.topics import DEADLETTER, EVIDENCE_ROWS, FINDINGS
+from pipeline.topics import ALERTS, DEADLETTER, EVIDENCE_ROWS, FINDINGS, SCORES, TIER_CHANGES
 from pipeline.wire import Rejected, deadletter_value
 from pipeline.worker import WorkerContext
 
@@ -33,6 +34,9 @@ class Output:
         self.deadletter_topic = app.topic(
             DEADLETTER.name, key_serializer="raw", value_serializer="raw"
         )
+        self.scores_topic = app.topic(SCORES.name, key_serializer="raw", value_serializer="raw")
+        self.tier_topic = app.topic(TIER_CHANGES.name, key_serializer="raw", value_serializer="raw")
+        self.alerts_topic = app.topic(ALERTS.name, key_serializer="raw", value_serializer="raw")
         self.rows_topic = app.topic(
             EVIDENCE_ROWS.name, key_serializer="raw", value_serializer="raw"
         )
@@ -64,6 +68,23 @@ class Output:
             )
         await asyncio.gather(*pending)
         self.ctx.count_deadletters(list(dead))
+
+    async def publish_supervision(self, out: BatchOutput) -> None:
+        """Scores (compacted, latest per enterprise), tier changes and alerts; wait for acks."""
+        pending: list[Awaitable[Any]] = []
+        for event in out.scores:
+            key = event.enterprise_id.encode()
+            value = orjson.dumps(event.as_json())
+            pending.append(await self.scores_topic.send(key=key, value=value))
+            if event.tier_changed:
+                pending.append(await self.tier_topic.send(key=key, value=value))
+        for alert in out.alerts:
+            pending.append(
+                await self.alerts_topic.send(
+                    key=alert.enterprise_id.encode(), value=alert.model_dump_json().encode()
+                )
+            )
+        await asyncio.gather(*pending)
 
     async def store(self, out: BatchOutput, messages: Sequence[Message]) -> None:
         """Hand the batch's evidence rows to the store writer, keyed by the batch identity."""

@@ -18,12 +18,14 @@ from agents.events import to_messages
 from agents.output import Output
 from pipeline import metrics
 from pipeline.state_codec import decode_state, encode_state
+from pipeline.stream_batch import partition_of
 from pipeline.topics import FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.worker import WorkerContext
 
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "enterprise-state"
+RESCORE_INTERVAL_S = 5.0
 
 
 def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) -> Any:
@@ -84,6 +86,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     if eid in ctx.engine.states
                 }
                 await output.publish(out.findings, out.deadletters)
+                await output.publish_supervision(out)
                 await output.store(out, messages)
                 for key, raw in snapshot.items():
                     state[key] = raw
@@ -91,4 +94,35 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                 log.exception("transfer batch failed; dead-lettering %d messages", len(messages))
                 await output.dead_letter_batch(messages, exc)
 
+    def owned(enterprise_id: str) -> bool:
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name}
+        return partition_of(enterprise_id, settings.kafka.partitions) in mine
+
+    async def rescore(enterprise_ids: set[str], trigger: str) -> None:
+        """Score outside a batch and persist like a batch would (timers: no source offsets)."""
+        for enterprise_id in enterprise_ids:
+            held = load(enterprise_id)
+            if held is not None and enterprise_id not in ctx.engine.states:
+                ctx.engine.states[enterprise_id] = held
+        out = ctx.rescore(enterprise_ids, trigger)
+        snapshot = {e.encode(): encode_state(ctx.engine.states[e]) for e in out.touched}
+        await output.publish_supervision(out)
+        await output.store(out, [])
+        for key, raw in snapshot.items():
+            state[key] = raw
+
+    async def reference_changes() -> None:
+        # A new, changed or revoked filing changes the enterprise's credit: re-score it.
+        dirty = {e for e in ctx.dirty if owned(e)}
+        ctx.dirty.clear()
+        if dirty:
+            await rescore(dirty, "filing")
+        ctx.update_gauges(owned)
+
+    async def daily() -> None:
+        # Decay: findings weigh less every day even when nothing happens.
+        await rescore({key.decode() for key in list(state.keys()) if owned(key.decode())}, "daily")
+
+    app.timer(RESCORE_INTERVAL_S)(reference_changes)
+    app.timer(settings.score_decay_interval_s)(daily)
     return transfers

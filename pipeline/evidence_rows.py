@@ -11,8 +11,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
+
+from pipeline.alert_store import alert_row
 from pipeline.storage import deadletter_row, finding_row, transfer_row, window_row
 from pipeline.stream_batch import BatchOutput, Message
+from pipeline.supervision import ScoreEvent
+from schemas.types import format_datetime
 
 
 def batch_token(messages: Sequence[Message]) -> str:
@@ -44,6 +49,8 @@ def output_rows(out: BatchOutput, now: datetime) -> dict[str, list[dict[str, Any
             window_row(w.enterprise_id, w.country, w.start, w.aggregate, closed_at=now)
             for w in out.windows
         ],
+        "alerts": [alert_row(a) for a in out.alerts],
+        "scores": [score_row(e) for e in out.scores],
         "deadletters": [
             deadletter_row(
                 source_topic=d.source.topic,
@@ -56,4 +63,19 @@ def output_rows(out: BatchOutput, now: datetime) -> dict[str, list[dict[str, Any
             )
             for d in out.deadletters
         ],
+    }
+
+
+def score_row(event: ScoreEvent) -> dict[str, Any]:
+    """A `scores` history row, with the contributions that explain it."""
+    return {
+        "enterprise_id": event.enterprise_id,
+        "computed_at": format_datetime(event.computed_at),
+        "credit": event.score.credit,
+        "risk": event.score.risk,
+        "tier": event.score.tier,
+        "previous_tier": event.previous_tier,
+        "trigger": event.trigger,
+        "contributions": orjson.dumps([c.model_dump() for c in event.score.contributions]).decode(),
+        "config_version": event.score.config_version,
     }

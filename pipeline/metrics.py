@@ -58,6 +58,21 @@ CONSUMER_LAG = Gauge(
     "this worker (its assigned partitions).",
     ["topic"],
 )
+ALERTS_RAISED = Counter(
+    "xbmon_alerts_raised_total",
+    "Findings turned into alerts, by alert severity (after the tier policy), tier and rule.",
+    ["severity", "tier", "rule"],
+)
+ALERTS_OPEN = Gauge(
+    "xbmon_alerts_open",
+    "Alerts of the last two days held by this worker, by alert severity and tier "
+    "(responders' acknowledgements live in the store).",
+    ["severity", "tier"],
+)
+ENTERPRISES = Gauge("xbmon_enterprises", "Scored enterprises this worker owns, by tier.", ["tier"])
+TIER_CHANGES = Counter(
+    "xbmon_tier_changes_total", "Enterprises moving tier.", ["from_tier", "to_tier"]
+)
 WATERMARK = Gauge(
     "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
 )

@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     # grace period. end_of_input: only an explicit watermark record closes windows (replay).
     windows_close: Literal["event_time", "end_of_input"] = "event_time"
     store_enabled: bool = True  # off only for stream tests that read the findings topic
+    score_decay_interval_s: float = Field(86400.0, gt=0)  # re-score everyone (finding decay)
     batch_max_messages: int = Field(500, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     kafka: KafkaSettings = KafkaSettings()

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from pipeline.rules.state import EnterpriseState, WindowAggregate, YearCounters
+from pipeline.rules.state import EnterpriseState, ScoringProfile, WindowAggregate, YearCounters
 from schemas.types import format_datetime
 
 FORMAT_VERSION = 1
@@ -46,6 +46,7 @@ def encode_state(state: EnterpriseState) -> bytes:
         "notified": sorted(state.expiring_notified),
         "windows": windows,
         "offsets": state.applied_offsets,
+        "profile": _encode_profile(state.profile),
     }
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
 
@@ -58,6 +59,7 @@ def decode_state(data: bytes) -> EnterpriseState:
         seen_transfers=set(document["seen"]),
         expiring_notified=set(document["notified"]),
         applied_offsets=dict(document.get("offsets", {})),
+        profile=_decode_profile(document.get("profile")),
     )
     for year, c in document["years"].items():
         state.years[int(year)] = YearCounters(
@@ -76,3 +78,37 @@ def decode_state(data: bytes) -> EnterpriseState:
             observed_dlp=set(o_dlp),
         )
     return state
+
+
+def _encode_profile(p: ScoringProfile) -> dict[str, Any]:
+    return {
+        "year": p.year,
+        "logs": p.logs,
+        "late": p.late_logs,
+        "important": p.important_transfers,
+        "by_country": p.bytes_by_country,
+        "declared": p.declared_bytes,
+        "observed": p.observed_bytes,
+        "since": format_datetime(p.monitored_since) if p.monitored_since else None,
+        "findings": [[i, r, s, format_datetime(ts)] for i, r, s, ts in p.findings],
+        "score": p.score,
+        "alerts": p.alerts,
+    }
+
+
+def _decode_profile(d: dict[str, Any] | None) -> ScoringProfile:
+    if d is None:
+        return ScoringProfile()
+    return ScoringProfile(
+        year=d["year"],
+        logs=d["logs"],
+        late_logs=d["late"],
+        important_transfers=d["important"],
+        bytes_by_country=dict(d["by_country"]),
+        declared_bytes=d["declared"],
+        observed_bytes=d["observed"],
+        monitored_since=datetime.fromisoformat(d["since"]) if d["since"] else None,
+        findings=[(i, r, s, datetime.fromisoformat(ts)) for i, r, s, ts in d["findings"]],
+        score=d["score"],
+        alerts=dict(d["alerts"]),
+    )

@@ -13,11 +13,13 @@ from datetime import datetime
 
 from kafka.partitioner.default import murmur2
 
+from pipeline.alerts import Alert
 from pipeline.flow_aggregates import KIND_WATERMARK, decode_aggregate
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.rules.procedure import PathDecision
 from pipeline.rules.state import EnterpriseState
+from pipeline.supervision import ScoreEvent
 from pipeline.wire import Rejected, decode_batch
 from schemas.models import TransferLog
 
@@ -55,6 +57,8 @@ class BatchOutput:
     deadletters: list[DeadLetter] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)  # enterprises whose state changed
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
+    scores: list[ScoreEvent] = field(default_factory=list)  # filled by the supervisor
+    alerts: list[Alert] = field(default_factory=list)
 
 
 StateLoader = Callable[[str], EnterpriseState | None]

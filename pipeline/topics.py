@@ -26,6 +26,9 @@ REFERENCE_NEGATIVE_LIST = TopicSpec("reference.negative_list", compacted=True, p
 FINDINGS = TopicSpec("findings")
 DEADLETTER = TopicSpec("deadletter")
 EVIDENCE_ROWS = TopicSpec("evidence.rows")  # rows for the store writer (the store's spool)
+SCORES = TopicSpec("scores", compacted=True)  # latest credit, risk, tier per enterprise
+TIER_CHANGES = TopicSpec("tier.changes")  # an event each time an enterprise changes tier
+ALERTS = TopicSpec("alerts")  # alerts as raised (severity and route after the tier policy)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     EGRESS_FLOWS,
@@ -37,4 +40,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     FINDINGS,
     DEADLETTER,
     EVIDENCE_ROWS,
+    SCORES,
+    TIER_CHANGES,
+    ALERTS,
 )

@@ -7,17 +7,23 @@ here imports faust, so the same context runs under tests without a broker.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
+import orjson
+
 from pipeline import metrics
+from pipeline.alerts import Alert
 from pipeline.config import RulesConfig, default_rules_config, load_rules_config
 from pipeline.flow_aggregates import EnterpriseFlows, aggregate_flows
 from pipeline.geo import GeoResolver
+from pipeline.reference_files import load_country_risk
 from pipeline.reference_stream import apply_reference
 from pipeline.rules.engine import Engine
 from pipeline.rules.reference import ReferenceIndex
 from pipeline.rules.state import EnterpriseState
+from pipeline.scoring.config import default_scoring_config
 from pipeline.settings import Settings
 from pipeline.stream_batch import (
     BatchOutput,
@@ -27,11 +33,28 @@ from pipeline.stream_batch import (
     TransferBatchProcessor,
     partition_of,
 )
-from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.supervision import Supervisor
+from pipeline.topics import (
+    EGRESS_FLOWS,
+    FLOW_AGGREGATES,
+    REFERENCE_ENTERPRISES,
+    REFERENCE_FILINGS,
+    TRANSFER_LOGS,
+)
 from pipeline.wire import Rejected, decode_batch
 from schemas.models import EgressFlow
 
 log = logging.getLogger(__name__)
+
+SCORED_REFERENCE_TOPICS = frozenset({REFERENCE_ENTERPRISES.name, REFERENCE_FILINGS.name})
+
+
+def _enterprise_of(topic: str, key: bytes, value: bytes) -> str:
+    """The enterprise a changed enterprise or filing record concerns."""
+    if topic == REFERENCE_ENTERPRISES.name:
+        return key.decode()
+    return str(orjson.loads(value)["enterprise_id"])
+
 
 Clock = Callable[[], datetime]
 
@@ -58,6 +81,8 @@ class WorkerContext:
         self.clock = clock
         self.reference = ReferenceIndex()
         self.engine = Engine(self.reference, self.config, GeoResolver().country)
+        self.supervisor = Supervisor(self.engine, default_scoring_config(), load_country_risk())
+        self.dirty: set[str] = set()  # enterprises whose reference data changed: re-score
         self._load_state: StateLoader = lambda _: None
         self.transfers = TransferBatchProcessor(
             self.engine,
@@ -97,6 +122,8 @@ class WorkerContext:
             metrics.DEADLETTERS.labels(topic, "schema").inc()
             return
         metrics.REFERENCE_UPDATES.labels(topic).inc()
+        if topic in SCORED_REFERENCE_TOPICS and value is not None:
+            self.dirty.add(_enterprise_of(topic, key, value))
         for kind, count in self.reference.counts().items():
             metrics.REFERENCE_RECORDS.labels(kind).set(count)
 
@@ -121,6 +148,14 @@ class WorkerContext:
     # --- transfers and windows -------------------------------------------------------------
     def process_transfers(self, messages: list[Message]) -> BatchOutput:
         out = self.transfers.process(messages)
+        out.scores, out.alerts = self.supervisor.after_batch(
+            [t.log for t in out.transfers if t.decision is not None],
+            out.windows,
+            [f.finding for f in out.findings],
+            out.touched,
+            self.clock(),
+        )
+        self._count_supervision(out)
         for (topic, outcome), count in out.counts.items():
             metrics.EVENTS.labels(topic, outcome).inc(count)
         for item in out.findings:
@@ -129,6 +164,39 @@ class WorkerContext:
         if self.transfers.watermark is not None:
             metrics.WATERMARK.set(self.transfers.watermark.timestamp())
         return out
+
+    def rescore(self, enterprise_ids: Iterable[str], trigger: str) -> BatchOutput:
+        """Re-score enterprises outside a batch (a filing changed, the daily decay)."""
+        out = BatchOutput()
+        now = self.clock()
+        for enterprise_id in sorted(enterprise_ids):
+            out.scores.append(self.supervisor.rescore(enterprise_id, now, trigger))
+            out.touched.add(enterprise_id)
+        self._count_supervision(out)
+        return out
+
+    def _count_supervision(self, out: BatchOutput) -> None:
+        for alert in out.alerts:
+            metrics.ALERTS_RAISED.labels(alert.severity, alert.tier, alert.rule_id).inc()
+        for event in out.scores:
+            if event.tier_changed:
+                metrics.TIER_CHANGES.labels(event.previous_tier, event.score.tier).inc()
+
+    def update_gauges(self, owned: Callable[[str], bool]) -> None:
+        """Tier and open-alert gauges over the enterprises this worker owns and holds."""
+        tiers: Counter[str] = Counter()
+        open_alerts: Counter[tuple[str, str]] = Counter()
+        for enterprise_id, state in self.engine.states.items():
+            if not owned(enterprise_id) or state.profile.score is None:
+                continue
+            tiers[str(state.profile.score["tier"])] += 1
+            for raw in state.profile.alerts.values():
+                alert = Alert.model_validate_json(raw)
+                open_alerts[(alert.severity, alert.tier)] += 1
+        for tier in ("A", "B", "C", "D"):
+            metrics.ENTERPRISES.labels(tier).set(tiers[tier])
+            for severity in ("info", "low", "medium", "high", "critical"):
+                metrics.ALERTS_OPEN.labels(severity, tier).set(open_alerts[(severity, tier)])
 
     def count_deadletters(self, dead: list[DeadLetter]) -> None:
         for letter in dead:

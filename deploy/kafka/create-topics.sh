@@ -25,6 +25,9 @@ topics() {
     create findings                 "$TOPIC_PARTITIONS"    delete
     create deadletter               "$TOPIC_PARTITIONS"    delete
     create evidence.rows            "$TOPIC_PARTITIONS"    delete
+    create scores                   "$TOPIC_PARTITIONS"    compact
+    create tier.changes             "$TOPIC_PARTITIONS"    delete
+    create alerts                   "$TOPIC_PARTITIONS"    delete
 }
 
 # The broker answers its healthcheck before it may accept admin requests: retry a while.

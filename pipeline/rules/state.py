@@ -68,6 +68,26 @@ WindowKey = tuple[str, datetime]  # destination country, window start (UTC)
 
 
 @dataclass
+class ScoringProfile:
+    """What the credit + risk scoring needs to remember about an enterprise (its calendar year
+    of exports, recent findings, its last score and today's alerts); kept with the state so
+    one table value persists an enterprise."""
+
+    year: int | None = None
+    logs: int = 0
+    late_logs: int = 0
+    important_transfers: int = 0
+    bytes_by_country: dict[str, int] = field(default_factory=dict)
+    declared_bytes: int = 0
+    observed_bytes: int = 0
+    monitored_since: datetime | None = None
+    # (finding_id, rule_id, severity, ts) of recent findings, oldest first, bounded
+    findings: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    score: dict[str, object] | None = None  # last credit, risk, tier, computed_at
+    alerts: dict[str, str] = field(default_factory=dict)  # alert_id -> Alert JSON (recent days)
+
+
+@dataclass
 class EnterpriseState:
     """Everything the engine remembers about one enterprise; persisted as one value."""
 
@@ -79,6 +99,7 @@ class EnterpriseState:
     # message redelivered after a crash (state saved, offset not yet committed) is not
     # applied twice. Logs are also guarded by `seen_transfers`; aggregates only by this.
     applied_offsets: dict[str, int] = field(default_factory=dict)
+    profile: ScoringProfile = field(default_factory=ScoringProfile)
 
     def window(self, key: WindowKey) -> WindowAggregate:
         found = self.windows.get(key)

@@ -180,14 +180,14 @@ def _credit(
     )
     measures["findings"] = (
         decayed,
-        f"{_plural(len(past), 'finding')} to date weigh {decayed:.2f} severity points after "
-        f"decay (half-life {_num(params.half_life_days)} days)",
+        f"{decayed:.2f} severity points after decay (half-life "
+        f"{_num(params.half_life_days)} days) from {_plural(len(past), 'finding')} to date",
     )
     open_ = [f for f in past if not f.resolved]
     unresolved = sum(points[f.severity] for f in open_)
     measures["unresolved"] = (
         unresolved,
-        f"{_plural(len(open_), 'unresolved finding')} weigh {unresolved:g} severity points",
+        f"{unresolved:g} severity points from {_plural(len(open_), 'unresolved finding')}",
     )
     destinations = set(inputs.bytes_by_country)
     uncovered = sorted(destinations - inputs.covered_destinations)

@@ -27,18 +27,21 @@ from pipeline.scoring import (
     score,
     tier_of,
 )
-from pipeline.scoring.config import DEFAULT_SCORING_PATH
+from pipeline.scoring.config import DEFAULT_SCORING_PATH, SEVERITIES, TIERS
+from pipeline.scoring.model import ScoreName
+from schemas.types import Severity
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 CONFIG = default_scoring_config()
 COUNTRIES = load_country_risk()
-SEVERITIES = ["info", "low", "medium", "high", "critical"]
 
 
-def finding(severity: str = "high", days_ago: float = 1, resolved: bool = True) -> FindingRecord:
+def finding(
+    severity: Severity = "high", days_ago: float = 1, resolved: bool = True
+) -> FindingRecord:
     return FindingRecord(
         rule_id="XB-PATH-MISSING",
-        severity=severity,  # type: ignore[arg-type]
+        severity=severity,
         ts=NOW - timedelta(days=days_ago),
         resolved=resolved,
     )
@@ -68,8 +71,8 @@ def points(result: Score, indicator: str) -> float:
     return next(c.points for c in result.contributions if c.indicator == indicator)
 
 
-def exact_sum(result: Score, name: str) -> Decimal:
-    return sum((Decimal(repr(c.points)) for c in result.of(name)), Decimal(0))  # type: ignore[arg-type]
+def exact_sum(result: Score, name: ScoreName) -> Decimal:
+    return sum((Decimal(repr(c.points)) for c in result.of(name)), Decimal(0))
 
 
 # --- contributions add up ----------------------------------------------------------------------
@@ -220,7 +223,7 @@ def test_more_subjects_never_lower_risk(inputs: ScoringInputs, extra: int) -> No
 @settings(max_examples=100, deadline=None)
 @given(inputs=inputs_st(), severity=st.sampled_from(SEVERITIES), days=st.integers(0, 700))
 def test_another_finding_never_raises_credit(
-    inputs: ScoringInputs, severity: str, days: int
+    inputs: ScoringInputs, severity: Severity, days: int
 ) -> None:
     before = score(inputs, NOW, CONFIG, COUNTRIES)
     more = inputs.model_copy(
@@ -272,8 +275,8 @@ def test_defaults_follow_the_documented_cut_offs() -> None:
     assert (CONFIG.tiers.B.min_credit, CONFIG.tiers.B.max_risk) == (70, 50)
     assert (CONFIG.tiers.C.min_credit, CONFIG.tiers.C.max_risk) == (40, 70)
     checks = {
-        t: (policy(t, CONFIG).spot_check_ratio, policy(t, CONFIG).frequency_months) for t in "ABCD"
-    }  # type: ignore[arg-type]
+        t: (policy(t, CONFIG).spot_check_ratio, policy(t, CONFIG).frequency_months) for t in TIERS
+    }
     assert checks == {"A": (0.05, 12), "B": (0.10, 6), "C": (0.20, 3), "D": (0.40, 1)}
 
 
@@ -324,9 +327,9 @@ def test_alert_matrix_by_tier() -> None:
     assert alert_for("medium", "C", CONFIG) == ("medium", "ticket")
     order = ["none", "ticket", "page"]
     for severity in SEVERITIES:
-        routes = [order.index(alert_for(severity, t, CONFIG)[1]) for t in "ABCD"]  # type: ignore[arg-type]
+        routes = [order.index(alert_for(severity, t, CONFIG)[1]) for t in TIERS]
         assert routes == sorted(routes), severity  # a worse tier never routes more quietly
-        levels = [SEVERITIES.index(alert_for(severity, t, CONFIG)[0]) for t in "ABCD"]  # type: ignore[arg-type]
+        levels = [SEVERITIES.index(alert_for(severity, t, CONFIG)[0]) for t in TIERS]
         assert levels == sorted(levels), severity
 
 

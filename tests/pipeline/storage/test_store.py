@@ -248,8 +248,11 @@ def test_ensure_schema_is_idempotent_and_recorded(make_store: StoreFactory) -> N
         {"db": store.database},
     )
     assert {t["name"]: t["engine"] for t in tables} == {
+        "alert_actions": "MergeTree",  # append-only responder actions
+        "alerts": "ReplacingMergeTree",
         "deadletters": "ReplacingMergeTree",
         "findings": "ReplacingMergeTree",
+        "scores": "ReplacingMergeTree",
         "flow_windows": "ReplacingMergeTree",
         "schema_migrations": "ReplacingMergeTree",
         "transfers": "ReplacingMergeTree",

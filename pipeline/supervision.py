@@ -1,0 +1,211 @@
+"""Credit + risk supervision in the stream: profiles, scores, tier changes and alerts.
+
+Framework-free like the batch processor: after each batch the worker context hands the batch
+output here; the enterprise profiles (kept in the enterprise state) are updated, touched
+enterprises are re-scored, every finding becomes an alert whose severity and route follow the
+enterprise's tier policy, and the results travel with the batch output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pipeline.alerts import Alert, alert_day, alert_id, raise_alert
+from pipeline.config import RulesConfig
+from pipeline.rules.categories import carries_important
+from pipeline.rules.engine import ClosedWindow, Engine
+from pipeline.rules.filings import is_valid, validity_end
+from pipeline.rules.state import EnterpriseState, ScoringProfile
+from pipeline.rules.years import calendar_year
+from pipeline.scoring.config import ScoringConfig
+from pipeline.scoring.model import CountryScores, FindingRecord, Score, ScoringInputs, score
+from pipeline.scoring.tiers import alert_for
+from schemas.models import Finding, TransferLog
+from schemas.types import format_datetime
+
+FINDINGS_KEPT_DAYS = 730  # the scoring half-life is far shorter; older findings weigh ~0
+FINDINGS_KEPT_MAX = 500
+ALERTS_KEPT = timedelta(days=2)  # alerts group by day; the store keeps them all
+
+
+@dataclass(frozen=True)
+class ScoreEvent:
+    enterprise_id: str
+    score: Score
+    previous_tier: str | None
+    trigger: str  # batch | filing | daily
+    computed_at: datetime
+
+    @property
+    def tier_changed(self) -> bool:
+        return self.previous_tier is not None and self.previous_tier != self.score.tier
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "enterprise_id": self.enterprise_id,
+            "credit": self.score.credit,
+            "risk": self.score.risk,
+            "tier": self.score.tier,
+            "previous_tier": self.previous_tier,
+            "trigger": self.trigger,
+            "computed_at": format_datetime(self.computed_at),
+            "config_version": self.score.config_version,
+            "contributions": [c.model_dump() for c in self.score.contributions],
+        }
+
+
+# --- the profile ---------------------------------------------------------------------------
+def record_transfer(profile: ScoringProfile, log: TransferLog, config: RulesConfig) -> None:
+    year = calendar_year(log.ts, config.zone)
+    if profile.year is None or year > profile.year:
+        _new_year(profile, year)
+    if profile.monitored_since is None or log.ts < profile.monitored_since:
+        profile.monitored_since = log.ts
+    if year < (profile.year or year):
+        return  # a late log of a past year: its yearly figures are closed
+    profile.logs += 1
+    deadline = timedelta(hours=config.declaration_deadline_hours)
+    if log.received_at is not None and log.received_at - log.ts > deadline:
+        profile.late_logs += 1
+    if carries_important(log.categories):
+        profile.important_transfers += 1
+    profile.bytes_by_country[log.country] = profile.bytes_by_country.get(log.country, 0) + log.bytes
+
+
+def _new_year(profile: ScoringProfile, year: int) -> None:
+    profile.year = year
+    profile.logs = profile.late_logs = profile.important_transfers = 0
+    profile.bytes_by_country = {}
+    profile.declared_bytes = profile.observed_bytes = 0
+
+
+def record_window(profile: ScoringProfile, window: ClosedWindow, config: RulesConfig) -> None:
+    if profile.year is None or calendar_year(window.start, config.zone) == profile.year:
+        profile.declared_bytes += window.aggregate.declared_bytes
+        profile.observed_bytes += window.aggregate.observed_bytes
+
+
+def record_finding(profile: ScoringProfile, finding: Finding) -> None:
+    if any(kept[0] == finding.finding_id for kept in profile.findings):
+        return
+    profile.findings.append((finding.finding_id, finding.rule_id, finding.severity, finding.ts))
+    profile.findings.sort(key=lambda kept: kept[3])
+    horizon = profile.findings[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
+    profile.findings = [f for f in profile.findings if f[3] >= horizon][-FINDINGS_KEPT_MAX:]
+
+
+def scoring_inputs(
+    enterprise_id: str, state: EnterpriseState, engine: Engine, now: datetime
+) -> ScoringInputs:
+    """The model's inputs from the enterprise's state, its reference data and its filings."""
+    profile = state.profile
+    config = engine.config
+    enterprise = engine.reference.enterprise(enterprise_id)
+    valid = [
+        f
+        for f in engine.reference.filings_of(enterprise_id)
+        if is_valid(f, now, validity_end(f, config.zone, config.assessment_validity_years))
+    ]
+    exported = set(profile.bytes_by_country)
+    covered: set[str] = set()
+    for filing in valid:
+        covered |= set(filing.countries) if filing.countries else exported
+    counters = state.years.get(profile.year) if profile.year is not None else None
+    return ScoringInputs(
+        enterprise_id=enterprise_id,
+        is_ciio=enterprise.is_ciio,
+        findings=tuple(
+            FindingRecord(rule_id=r, severity=s, ts=ts) for _, r, s, ts in profile.findings
+        ),
+        valid_filings=len(valid),
+        has_certification=any(f.kind == "certification" for f in valid),
+        covered_destinations=frozenset(covered),
+        logs=profile.logs,
+        late_logs=profile.late_logs,
+        subjects=counters.subjects if counters else 0,
+        sensitive_subjects=counters.sensitive if counters else 0,
+        important_transfers=profile.important_transfers,
+        bytes_by_country=dict(profile.bytes_by_country),
+        declared_bytes=profile.declared_bytes,
+        observed_bytes=profile.observed_bytes,
+        monitored_since=profile.monitored_since,
+    )
+
+
+class Supervisor:
+    """Keeps profiles current and turns them into scores and alerts."""
+
+    def __init__(self, engine: Engine, scoring: ScoringConfig, countries: CountryScores) -> None:
+        self.engine = engine
+        self.scoring = scoring
+        self.countries = countries
+
+    def rescore(self, enterprise_id: str, now: datetime, trigger: str) -> ScoreEvent:
+        state = self.engine.state(enterprise_id)
+        result = score(
+            scoring_inputs(enterprise_id, state, self.engine, now),
+            now,
+            self.scoring,
+            self.countries,
+        )
+        previous = state.profile.score
+        state.profile.score = {
+            "credit": result.credit,
+            "risk": result.risk,
+            "tier": result.tier,
+            "computed_at": format_datetime(now),
+        }
+        return ScoreEvent(
+            enterprise_id,
+            result,
+            str(previous["tier"]) if previous else None,
+            trigger,
+            now,
+        )
+
+    def tier(self, enterprise_id: str) -> str:
+        held = self.engine.state(enterprise_id).profile.score
+        return str(held["tier"]) if held else "C"  # unscored: neither trusted nor flagged
+
+    def after_batch(
+        self,
+        transfers: list[TransferLog],
+        windows: list[ClosedWindow],
+        findings: list[Finding],
+        touched: set[str],
+        now: datetime,
+    ) -> tuple[list[ScoreEvent], list[Alert]]:
+        config = self.engine.config
+        for log in transfers:
+            record_transfer(self.engine.state(log.enterprise_id).profile, log, config)
+        for window in windows:
+            record_window(self.engine.state(window.enterprise_id).profile, window, config)
+        for finding in findings:
+            record_finding(self.engine.state(finding.enterprise_id).profile, finding)
+        events = [self.rescore(e, now, "batch") for e in sorted(touched)]
+        return events, self.alerts(findings, now)
+
+    def alerts(self, findings: list[Finding], now: datetime) -> list[Alert]:
+        raised: dict[str, Alert] = {}
+        zone = self.engine.config.zone
+        for finding in findings:
+            profile = self.engine.state(finding.enterprise_id).profile
+            tier = self.tier(finding.enterprise_id)
+            severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+            known = {a: Alert.model_validate_json(j) for a, j in profile.alerts.items()}
+
+            key = alert_id(finding.enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
+            alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
+            profile.alerts[key] = alert.model_dump_json()
+            raised[key] = alert
+        for finding in findings:
+            profile = self.engine.state(finding.enterprise_id).profile
+            cutoff = now - ALERTS_KEPT
+            profile.alerts = {
+                k: j
+                for k, j in profile.alerts.items()
+                if Alert.model_validate_json(j).updated_at >= cutoff
+            }
+        return list(raised.values())
