@@ -20,6 +20,8 @@ alerts_app = typer.Typer(no_args_is_help=True, help="Alerts for on-call responde
 app.add_typer(alerts_app, name="alerts")
 spotcheck_app = typer.Typer(no_args_is_help=True, help='The "double random" spot-check draw.')
 app.add_typer(spotcheck_app, name="spotcheck")
+enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's supervision.")
+app.add_typer(enterprise_app, name="enterprise")
 
 DataDirOption = Annotated[
     Path,
@@ -133,12 +135,17 @@ def alerts_resolve(
 def spotcheck_plan(
     period: Annotated[str, typer.Option(help="YYYY-MM")],
     seed: Annotated[str, typer.Option(help="The published seed, hex (>= 128 bits).")],
-    register: Annotated[
-        Path, typer.Option(exists=True, dir_okay=False, help="CSV: enterprise_id,tier.")
-    ],
     inspectors: Annotated[
         Path, typer.Option(exists=True, dir_okay=False, help="Inspector ids, one a line.")
     ],
+    register: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            dir_okay=False,
+            help="CSV enterprise_id,tier (default: the latest tiers in the store).",
+        ),
+    ] = None,
     csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON.")] = False,
     data_dir: DataDirOption = Path(".data"),
 ) -> None:
@@ -153,14 +160,54 @@ def spotcheck_plan(
         store_plan,
     )
 
+    if register is None:
+        from pipeline.scores_store import tier_register
+
+        with _store(data_dir) as store:
+            enterprises = tier_register(store)
+    else:
+        enterprises = read_register_csv(register)
     try:
-        plan = draw_plan(period, seed, read_register_csv(register), read_inspectors(inspectors))
+        plan = draw_plan(period, seed, enterprises, read_inspectors(inspectors))
         path = store_plan(plan, data_dir)
     except (SpotcheckError, FileExistsError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     sys.stdout.write(plan_csv(plan) if csv else plan_json(plan).decode() + "\n")
     err.print(f"stored {path}")
+
+
+@enterprise_app.command("show")
+def enterprise_show(
+    enterprise_id: Annotated[str, typer.Argument(help="USCC of the enterprise.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table.")] = False,
+    data_dir: DataDirOption = Path(".data"),
+) -> None:
+    """Credit, risk and tier of an enterprise, and the contributions behind them."""
+    import orjson
+    from rich.table import Table
+
+    from pipeline.scores_store import latest_scores
+
+    with _store(data_dir) as store:
+        rows = latest_scores(store, enterprise_id)
+    if not rows:
+        err.print(f"[red]error:[/] no score for {enterprise_id}")
+        raise typer.Exit(1)
+    row = rows[0]
+    if as_json:
+        sys.stdout.write(orjson.dumps(row, default=str).decode() + "\n")
+        return
+    table = Table(
+        title=f"{enterprise_id}: tier {row['tier']} · credit {row['credit']:g} · "
+        f"risk {row['risk']:g} (as of {row['computed_at']:%Y-%m-%d %H:%M} UTC, "
+        f"parameters {row['config_version']})"
+    )
+    for column in ("score", "indicator", "points", "reason"):
+        table.add_column(column, justify="right" if column == "points" else "left")
+    for part in row["contributions"]:
+        table.add_row(part["score"], part["indicator"], f"{part['points']:+g}", part["reason"])
+    Console().print(table)
 
 
 @spotcheck_app.command("verify")

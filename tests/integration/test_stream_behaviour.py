@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from pipeline.embedded import Stack, wait_until
-from pipeline.topics import DEADLETTER, TRANSFER_LOGS
+from pipeline.topics import ALERTS, DEADLETTER, SCORES, TRANSFER_LOGS
 from schemas.models import Enterprise, Filing, TransferLog
 
 pytestmark = pytest.mark.slow
@@ -109,6 +109,18 @@ def test_a_revoked_filing_changes_the_verdict_of_the_next_transfer(stack: Stack)
     send_logs(stack, log("after", T0 + timedelta(hours=1)))
     (finding,) = stack.wait_for_findings(1)
     assert (finding.rule_id, finding.transfer_id) == ("XB-FILING-REVOKED", "after")
+
+    # The filing change also re-scored the enterprise (within the re-score interval), and the
+    # critical finding became a paging alert.
+    def scores() -> list[dict[str, Any]]:
+        return [orjson.loads(v) for _, v in stack.read_topic(SCORES.name, 500)]
+
+    wait_until(lambda: any(s["trigger"] == "filing" for s in scores()), 30, "a filing re-score")
+    assert all(s["enterprise_id"] == E1 and s["tier"] in "ABCD" for s in scores())
+    alerts = [orjson.loads(v) for _, v in stack.read_topic(ALERTS.name, 500)]
+    assert [(a["rule_id"], a["severity"], a["route"]) for a in alerts] == [
+        ("XB-FILING-REVOKED", "critical", "page")
+    ]
 
 
 @pytest.mark.parametrize("how", ["terminate", "kill"])

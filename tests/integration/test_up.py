@@ -45,6 +45,34 @@ def test_up_runs_for_a_duration_and_stores_what_it_found(tmp_path: Path) -> None
     assert summary["stored_findings"] == summary["findings"]
     assert "Findings by rule" in result.stderr  # the live view was shown
 
+    # Supervision reached the store: alerts for responders, scores behind every tier.
+    listed = subprocess.run(
+        [XBMON, "alerts", "list", "--json", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    alerts = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert alerts and {a["route"] for a in alerts} <= {"page", "ticket", "none"}
+    shown = subprocess.run(
+        [
+            XBMON,
+            "enterprise",
+            "show",
+            alerts[0]["enterprise_id"],
+            "--json",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    score = json.loads(shown.stdout)
+    assert score["tier"] in "ABCD" and score["contributions"]
+
 
 def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
     process = subprocess.Popen(

@@ -151,3 +151,65 @@ def test_spotcheck_plan_is_reproducible_and_verifiable(tmp_path: Path) -> None:
         ],
     )
     assert bad.exit_code == 1
+
+
+def seed_scores(data_dir: Path) -> None:
+    from pipeline.evidence_rows import score_row
+    from pipeline.scoring.config import default_scoring_config
+    from pipeline.scoring.model import ScoringInputs, score
+    from pipeline.supervision import ScoreEvent
+
+    rows = []
+    for index, risk_exports in enumerate([0, 20, 200]):
+        inputs = ScoringInputs(important_transfers=risk_exports, is_ciio=index == 2)
+        result = score(inputs, NOW, default_scoring_config(), _FlatRisk())
+        event = ScoreEvent(f"E{index}", result, None, "batch", NOW)
+        rows.append(score_row(event))
+    with open_store(Settings(data_dir=data_dir / "embedded")) as store:
+        store.ensure_schema()
+        store.insert("scores", rows)
+
+
+class _FlatRisk:
+    def score(self, country: str) -> int:
+        return 50
+
+
+def test_enterprise_show_explains_the_tier(tmp_path: Path) -> None:
+    seed_scores(tmp_path)
+    shown = runner.invoke(app, ["enterprise", "show", "E2", "--json", "--data-dir", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    row = json.loads(shown.stdout)
+    credit = sum(c["points"] for c in row["contributions"] if c["score"] == "credit")
+    risk = sum(c["points"] for c in row["contributions"] if c["score"] == "risk")
+    assert round(credit, 2) == row["credit"] and round(risk, 2) == row["risk"]
+    assert all(c["reason"] for c in row["contributions"])
+    table = runner.invoke(app, ["enterprise", "show", "E2", "--data-dir", str(tmp_path)])
+    assert table.exit_code == 0 and "important_data" in table.output
+    missing = runner.invoke(app, ["enterprise", "show", "E9", "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 1
+
+
+def test_spotcheck_register_defaults_to_the_latest_tiers_in_the_store(tmp_path: Path) -> None:
+    seed_scores(tmp_path)
+    inspectors = tmp_path / "inspectors.txt"
+    inspectors.write_text("a\nb\nc\n")
+    drawn = runner.invoke(
+        app,
+        [
+            "spotcheck",
+            "plan",
+            "--period",
+            "2026-01",
+            "--seed",
+            "5e" * 16,
+            "--inspectors",
+            str(inspectors),
+            "--data-dir",
+            str(tmp_path),
+        ],
+    )
+    assert drawn.exit_code == 0, drawn.output
+    plan = json.loads(drawn.stdout)
+    registered = {tier: c["registered"] for tier, c in plan["counts"].items()}
+    assert sum(registered.values()) == 3

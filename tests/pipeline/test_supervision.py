@@ -1,0 +1,123 @@
+"""Supervision in the stream: profiles feed scores, findings become tier-adjusted alerts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline.config import default_rules_config
+from pipeline.reference_files import load_country_risk
+from pipeline.rules.engine import Engine
+from pipeline.rules.reference import ReferenceIndex
+from pipeline.scoring.config import default_scoring_config
+from pipeline.supervision import Supervisor, scoring_inputs
+from schemas.models import Enterprise, Filing, TransferLog
+
+E1 = "91110000600037341L"
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+def log(transfer_id: str, **over: Any) -> TransferLog:
+    base = {
+        "transfer_id": transfer_id,
+        "enterprise_id": E1,
+        "ts": (NOW - timedelta(days=1)).isoformat(),
+        "recipient": "Acme GmbH",
+        "country": "DE",
+        "categories": ["pi.general"],
+        "subjects": 10,
+        "sensitive_subjects": 0,
+        "records": 1,
+        "bytes": 1000,
+        "purpose": "business",
+        "legal_basis": "exempt",
+    }
+    return TransferLog.model_validate({**base, **over})
+
+
+def supervisor(filings: list[Filing] = (), ciio: bool = False) -> Supervisor:  # type: ignore[assignment]
+    enterprise = Enterprise.model_validate(
+        {"enterprise_id": E1, "name": "A", "sector": "other", "region": "beijing", "is_ciio": ciio}
+    )
+    reference = ReferenceIndex.build([enterprise], list(filings), [])
+    engine = Engine(reference, default_rules_config())
+    return Supervisor(engine, default_scoring_config(), load_country_risk())
+
+
+def run(sup: Supervisor, *logs: TransferLog) -> tuple[list[Any], list[Any]]:
+    findings = [f.finding for log_ in logs for f in sup.engine.transfer(log_)]
+    return sup.after_batch(list(logs), [], findings, {E1}, NOW)
+
+
+def test_a_clean_enterprise_is_scored_and_raises_no_alert() -> None:
+    sup = supervisor()
+    events, alerts = run(sup, log("t1"))
+    (event,) = events
+    assert event.enterprise_id == E1 and event.trigger == "batch" and alerts == []
+    assert event.score.tier in ("A", "B")
+    assert (
+        sum(c.points for c in event.score.contributions if c.score == "credit")
+        == event.score.credit
+    )
+    profile = sup.engine.state(E1).profile
+    assert (profile.logs, profile.bytes_by_country) == (1, {"DE": 1000})
+
+
+def test_findings_lower_credit_and_become_alerts_by_tier_policy() -> None:
+    sup = supervisor()
+    before, _ = run(sup, log("t0"))
+    # Important data without an assessment: PATH-MISSING (high) + DECLARED-BASIS-INVALID.
+    events, alerts = run(sup, log("t1", categories=["important.geo"]))
+    assert events[0].score.credit < before[0].score.credit
+    assert events[0].score.risk > before[0].score.risk
+    by_rule = {a.rule_id: a for a in alerts}
+    assert by_rule["XB-PATH-MISSING"].route == "page"  # high pages at every tier
+    assert by_rule["XB-DECLARED-BASIS-INVALID"].route == "ticket"
+    assert all(a.tier == events[0].score.tier for a in alerts)
+
+
+def test_repeated_findings_of_a_day_group_into_one_alert() -> None:
+    sup = supervisor()
+    run(sup, log("t1", categories=["important.geo"]))
+    _, alerts = run(sup, log("t2", categories=["important.geo"]))
+    missing = next(a for a in alerts if a.rule_id == "XB-PATH-MISSING")
+    assert missing.count == 2
+
+
+def test_a_d_tier_enterprise_pages_on_a_medium_finding() -> None:
+    sup = supervisor(ciio=True)
+    profile = sup.engine.state(E1).profile
+    profile.score = {"credit": 10.0, "risk": 90.0, "tier": "D", "computed_at": "x"}
+    finding = next(
+        f.finding
+        for f in sup.engine.transfer(log("t1", legal_basis="standard_contract", filing_ref="F-x"))
+        if f.finding.severity == "medium"
+    )
+    (alert,) = sup.alerts([finding], NOW)
+    assert (alert.tier, alert.severity, alert.route) == ("D", "high", "page")
+
+
+def test_filings_feed_coverage_and_certification() -> None:
+    filing = Filing.model_validate(
+        {
+            "filing_id": "F-1",
+            "enterprise_id": E1,
+            "kind": "certification",
+            "status": "active",
+            "valid_from": "2025-01-01T00:00:00Z",
+            "countries": ["DE"],
+        }
+    )
+    sup = supervisor([filing])
+    run(sup, log("t1"), log("t2", country="US"))
+    inputs = scoring_inputs(E1, sup.engine.state(E1), sup.engine, NOW)
+    assert inputs.valid_filings == 1 and inputs.has_certification
+    assert inputs.covered_destinations == frozenset({"DE"})
+    assert inputs.bytes_by_country == {"DE": 1000, "US": 1000}
+
+
+def test_rescore_reports_a_tier_change() -> None:
+    sup = supervisor()
+    sup.engine.state(E1).profile.score = {"credit": 0, "risk": 100, "tier": "D", "computed_at": "x"}
+    event = sup.rescore(E1, NOW, "filing")
+    assert event.previous_tier == "D" and event.tier_changed and event.trigger == "filing"
