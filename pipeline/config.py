@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -100,14 +100,21 @@ class RulesConfig(_Frozen):
         return self.model_dump(mode="json")
 
 
-def load_rules_config(path: Path | None = None) -> RulesConfig:
-    """Load and validate a rules YAML file; the shipped defaults when no path is given."""
-    source = path or DEFAULT_RULES_PATH
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(source: Path, model: type[M]) -> M:
+    """A YAML document validated as `model` (parameter files: rules, scoring)."""
     with source.open(encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
     if not isinstance(data, dict):
         raise ValueError(f"{source}: expected a mapping at the top level")
-    return RulesConfig.model_validate(data)
+    return model.model_validate(data)
+
+
+def load_rules_config(path: Path | None = None) -> RulesConfig:
+    """Load and validate a rules YAML file; the shipped defaults when no path is given."""
+    return load_yaml_model(path or DEFAULT_RULES_PATH, RulesConfig)
 
 
 @lru_cache(maxsize=1)

@@ -11,9 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal, get_args
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.config import load_yaml_model
 from schemas.types import Severity
 
 DEFAULT_SCORING_PATH = Path(__file__).parent.parent / "data" / "scoring.yaml"
@@ -182,12 +182,7 @@ class ScoringConfig(_Frozen):
 
 def load_scoring_config(path: Path | None = None) -> ScoringConfig:
     """Load and validate a scoring YAML file; the shipped defaults when no path is given."""
-    source = path or DEFAULT_SCORING_PATH
-    with source.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle)
-    if not isinstance(data, dict):
-        raise ValueError(f"{source}: expected a mapping at the top level")
-    return ScoringConfig.model_validate(data)
+    return load_yaml_model(path or DEFAULT_SCORING_PATH, ScoringConfig)
 
 
 @lru_cache(maxsize=1)
