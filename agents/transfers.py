@@ -19,7 +19,7 @@ from agents.output import Output
 from pipeline import metrics
 from pipeline.state_codec import decode_state, encode_state
 from pipeline.stream_batch import partition_of
-from pipeline.topics import FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.topics import ALERT_ACTIONS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.worker import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,11 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         metrics.WORKER_READY.set(1)
 
     channel = app.topic(
-        TRANSFER_LOGS.name, FLOW_AGGREGATES.name, key_serializer="raw", value_serializer="raw"
+        TRANSFER_LOGS.name,
+        FLOW_AGGREGATES.name,
+        ALERT_ACTIONS.name,
+        key_serializer="raw",
+        value_serializer="raw",
     )
 
     @app.agent(channel, name="xbmon.transfers", concurrency=1)

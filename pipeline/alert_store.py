@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
 from pipeline.alerts import Alert, check_transition
 from pipeline.storage import EvidenceStore
 from pipeline.storage.sql import load_query
@@ -78,3 +80,17 @@ def alert_row(alert: Alert) -> dict[str, Any]:
         "finding_ids": alert.finding_ids,
         "updated_at": format_datetime(alert.updated_at),
     }
+
+
+def action_message(row: dict[str, Any], status: str, actor: str, now: datetime) -> bytes:
+    """The `alert.actions` record that tells the stream a responder acted on an alert."""
+    return orjson.dumps(
+        {
+            "alert_id": row["alert_id"],
+            "enterprise_id": row["enterprise_id"],
+            "status": status,
+            "actor": actor,
+            "at": format_datetime(now),
+            "finding_ids": list(row["finding_ids"]),
+        }
+    )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -100,13 +101,53 @@ def _act(
     from pipeline.alerts import AlertError
     from pipeline.worker import utc_now
 
+    now = utc_now()
     try:
         with _store(data_dir) as store:
-            row = record_action(store, alert_id, status, actor, utc_now(), note)
+            row = record_action(store, alert_id, status, actor, now, note)
     except (AlertError, AlertNotFoundError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     err.print(f"alert {alert_id} is now {row['status']}")
+    if status == "resolved":
+        _tell_the_stream(row, status, actor, now, data_dir)
+
+
+def _tell_the_stream(
+    row: dict[str, Any], status: str, actor: str, now: datetime, data_dir: Path
+) -> None:
+    """Publish the action on `alert.actions` so the scoring counts resolved findings as such."""
+    from kafka import KafkaProducer
+    from kafka.errors import KafkaError
+
+    from pipeline.alert_store import action_message
+    from pipeline.embedded import running_bootstrap
+    from pipeline.settings import Settings
+    from pipeline.topics import ALERT_ACTIONS
+
+    settings = Settings()
+    bootstrap = running_bootstrap(data_dir / "embedded") or (
+        settings.kafka.bootstrap_servers if settings.mode == "server" else None
+    )
+    if bootstrap is None:
+        err.print(
+            "[yellow]warning:[/] no running stream to tell: the resolution is stored, but the "
+            "scores keep counting these findings as unresolved"
+        )
+        return
+    try:
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", max_block_ms=3000)
+        producer.send(
+            ALERT_ACTIONS.name,
+            key=str(row["enterprise_id"]).encode(),
+            value=action_message(row, status, actor, now),
+        ).get(timeout=10)
+        producer.close(timeout=5)
+    except KafkaError as exc:
+        err.print(
+            f"[yellow]warning:[/] the action is stored, but no stream could be told ({exc}); "
+            "the enterprise's score counts these findings as resolved once it is"
+        )
 
 
 @alerts_app.command("ack")

@@ -33,6 +33,15 @@ from schemas.models import Finding
 log = logging.getLogger(__name__)
 
 
+BOOTSTRAP_FILE = "bootstrap"
+
+
+def running_bootstrap(data_dir: Path) -> str | None:
+    """The bootstrap servers of an embedded stack running on `data_dir`, if any."""
+    path = data_dir / BOOTSTRAP_FILE
+    return path.read_text().strip() if path.exists() else None
+
+
 class StackError(RuntimeError):
     """The embedded stack did not reach the state it waited for."""
 
@@ -111,6 +120,8 @@ class Stack:
             self.broker = LocalBroker(self.data_dir / "broker").start()
             self.bootstrap = self.broker.bootstrap_servers
         ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
+        # Where CLI commands run beside `xbmon up` (e.g. `xbmon alerts resolve`) find it.
+        (self.data_dir / BOOTSTRAP_FILE).write_text(self.bootstrap)
         if self.store:
             self.writer = self._spawn("store-writer", "store-writer", None)
         for index in range(workers):
@@ -173,6 +184,7 @@ class Stack:
             self._producer = None
         if self.broker is not None:
             self.broker.stop()
+            (self.data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self

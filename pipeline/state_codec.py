@@ -92,6 +92,7 @@ def _encode_profile(p: ScoringProfile) -> dict[str, Any]:
         "since": format_datetime(p.monitored_since) if p.monitored_since else None,
         "findings": [[i, r, s, format_datetime(ts)] for i, r, s, ts in p.findings],
         "score": p.score,
+        "resolved": sorted(p.resolved),
         "alerts": p.alerts,
     }
 
@@ -110,5 +111,6 @@ def _decode_profile(d: dict[str, Any] | None) -> ScoringProfile:
         monitored_since=datetime.fromisoformat(d["since"]) if d["since"] else None,
         findings=[(i, r, s, datetime.fromisoformat(ts)) for i, r, s, ts in d["findings"]],
         score=d["score"],
+        resolved=set(d.get("resolved", [])),
         alerts=dict(d["alerts"]),
     )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from kafka.partitioner.default import murmur2
 
 from pipeline.alerts import Alert
@@ -20,6 +21,7 @@ from pipeline.rules.findings import EvaluatedFinding
 from pipeline.rules.procedure import PathDecision
 from pipeline.rules.state import EnterpriseState
 from pipeline.supervision import ScoreEvent
+from pipeline.topics import ALERT_ACTIONS
 from pipeline.wire import Rejected, decode_batch
 from schemas.models import TransferLog
 
@@ -57,6 +59,7 @@ class BatchOutput:
     deadletters: list[DeadLetter] = field(default_factory=list)
     touched: set[str] = field(default_factory=set)  # enterprises whose state changed
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (topic, outcome)
+    resolutions: list[tuple[str, list[str]]] = field(default_factory=list)  # enterprise, findings
     scores: list[ScoreEvent] = field(default_factory=list)  # filled by the supervisor
     alerts: list[Alert] = field(default_factory=list)
 
@@ -117,6 +120,8 @@ class TransferBatchProcessor:
         for message in messages:
             if message.topic == self.aggregates_topic:
                 self._aggregate(message, out, advanced)
+            elif message.topic == ALERT_ACTIONS.name:
+                self._action(message, out)
             else:
                 self._logs(message, out, advanced)
         for partition in sorted(advanced):
@@ -146,6 +151,26 @@ class TransferBatchProcessor:
             out.counts[(message.topic, "duplicate" if result.duplicate else "evaluated")] += 1
             if self.data_advances_watermark:
                 self._advance(message.partition, log.ts, advanced)
+
+    def _action(self, message: Message, out: BatchOutput) -> None:
+        """A responder resolved an alert: its findings stop counting as unresolved."""
+        try:
+            action = orjson.loads(message.value or b"")
+            enterprise_id = str(action["enterprise_id"])
+            finding_ids = [str(f) for f in action["finding_ids"]]
+            resolved = action["status"] == "resolved"
+        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+            reason = f"invalid alert action: {exc!r}"
+            out.deadletters.append(
+                DeadLetter(Rejected(None, message.value or b"", reason), message)
+            )
+            out.counts[(message.topic, "invalid")] += 1
+            return
+        if resolved:
+            self._ensure_loaded(enterprise_id)
+            out.resolutions.append((enterprise_id, finding_ids))
+            out.touched.add(enterprise_id)
+        out.counts[(message.topic, "evaluated")] += 1
 
     def _aggregate(self, message: Message, out: BatchOutput, advanced: set[int]) -> None:
         try:

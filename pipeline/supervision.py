@@ -8,6 +8,7 @@ enterprise's tier policy, and the results travel with the batch output.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -94,6 +95,7 @@ def record_finding(profile: ScoringProfile, finding: Finding) -> None:
     profile.findings.sort(key=lambda kept: kept[3])
     horizon = profile.findings[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
     profile.findings = [f for f in profile.findings if f[3] >= horizon][-FINDINGS_KEPT_MAX:]
+    profile.resolved &= {kept[0] for kept in profile.findings}
 
 
 def scoring_inputs(
@@ -117,7 +119,8 @@ def scoring_inputs(
         enterprise_id=enterprise_id,
         is_ciio=enterprise.is_ciio,
         findings=tuple(
-            FindingRecord(rule_id=r, severity=s, ts=ts) for _, r, s, ts in profile.findings
+            FindingRecord(rule_id=r, severity=s, ts=ts, resolved=i in profile.resolved)
+            for i, r, s, ts in profile.findings
         ),
         valid_filings=len(valid),
         has_certification=any(f.kind == "certification" for f in valid),
@@ -176,8 +179,11 @@ class Supervisor:
         findings: list[Finding],
         touched: set[str],
         now: datetime,
+        resolutions: Sequence[tuple[str, list[str]]] = (),
     ) -> tuple[list[ScoreEvent], list[Alert]]:
         config = self.engine.config
+        for enterprise_id, finding_ids in resolutions:
+            self.engine.state(enterprise_id).profile.resolved.update(finding_ids)
         for log in transfers:
             record_transfer(self.engine.state(log.enterprise_id).profile, log, config)
         for window in windows:

@@ -29,6 +29,7 @@ EVIDENCE_ROWS = TopicSpec("evidence.rows")  # rows for the store writer (the sto
 SCORES = TopicSpec("scores", compacted=True)  # latest credit, risk, tier per enterprise
 TIER_CHANGES = TopicSpec("tier.changes")  # an event each time an enterprise changes tier
 ALERTS = TopicSpec("alerts")  # alerts as raised (severity and route after the tier policy)
+ALERT_ACTIONS = TopicSpec("alert.actions")  # responders' resolutions, back to the scoring
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     EGRESS_FLOWS,
@@ -43,4 +44,5 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     SCORES,
     TIER_CHANGES,
     ALERTS,
+    ALERT_ACTIONS,
 )

@@ -154,6 +154,7 @@ class WorkerContext:
             [f.finding for f in out.findings],
             out.touched,
             self.clock(),
+            out.resolutions,
         )
         self._count_supervision(out)
         for (topic, outcome), count in out.counts.items():

@@ -28,6 +28,7 @@ topics() {
     create scores                   "$TOPIC_PARTITIONS"    compact
     create tier.changes             "$TOPIC_PARTITIONS"    delete
     create alerts                   "$TOPIC_PARTITIONS"    delete
+    create alert.actions            "$TOPIC_PARTITIONS"    delete
 }
 
 # The broker answers its healthcheck before it may accept admin requests: retry a while.

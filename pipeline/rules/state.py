@@ -83,6 +83,7 @@ class ScoringProfile:
     monitored_since: datetime | None = None
     # (finding_id, rule_id, severity, ts) of recent findings, oldest first, bounded
     findings: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    resolved: set[str] = field(default_factory=set)  # finding ids whose alert was resolved
     score: dict[str, object] | None = None  # last credit, risk, tier, computed_at
     alerts: dict[str, str] = field(default_factory=dict)  # alert_id -> Alert JSON (recent days)
 

@@ -100,3 +100,13 @@ def test_end_of_input_mode_ignores_data_time() -> None:
     out = q.process([msg(LOGS, orjson.dumps(log("x", T0 + timedelta(days=5))), offset=1)])
     # The flow's window closes; the log's own window is still within its grace period.
     assert [(w.country, w.start) for w in out.windows] == [("DE", T0)]
+
+
+def test_alert_actions_carry_resolutions_and_bad_ones_are_dead_lettered() -> None:
+    p = processor()
+    action = orjson.dumps(
+        {"alert_id": "a", "enterprise_id": E1, "status": "resolved", "finding_ids": ["f1"]}
+    )
+    out = p.process([msg("alert.actions", action), msg("alert.actions", b"{}", offset=1)])
+    assert out.resolutions == [(E1, ["f1"])] and E1 in out.touched
+    assert [d.rejected.reason.split(":")[0] for d in out.deadletters] == ["invalid alert action"]

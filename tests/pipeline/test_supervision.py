@@ -121,3 +121,17 @@ def test_rescore_reports_a_tier_change() -> None:
     sup.engine.state(E1).profile.score = {"credit": 0, "risk": 100, "tier": "D", "computed_at": "x"}
     event = sup.rescore(E1, NOW, "filing")
     assert event.previous_tier == "D" and event.tier_changed and event.trigger == "filing"
+
+
+def test_a_resolved_alert_stops_its_findings_counting_as_unresolved() -> None:
+    sup = supervisor()
+    events, alerts = run(sup, log("t1", categories=["important.geo"]))
+    before = events[0].score
+    finding_ids = [fid for a in alerts for fid in a.finding_ids]
+    after, _ = sup.after_batch([], [], [], {E1}, NOW, [(E1, finding_ids)])
+    unresolved = {
+        s: next(c.points for c in s.contributions if c.indicator == "unresolved")
+        for s in (before, after[0].score)
+    }
+    assert unresolved[before] < 0 and unresolved[after[0].score] == 0
+    assert after[0].score.credit > before.credit

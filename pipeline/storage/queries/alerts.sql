@@ -4,6 +4,7 @@ SELECT
     a.alert_id AS alert_id, a.enterprise_id AS enterprise_id, a.rule_id AS rule_id, a.day AS day,
     a.tier AS tier, a.severity AS severity, a.route AS route, a.count AS count,
     a.first_ts AS first_ts, a.last_ts AS last_ts, a.updated_at AS updated_at,
+    a.finding_ids AS finding_ids,
     multiIf(
         act.status = '', 'open',
         act.status = 'resolved' AND a.updated_at > act.last_at, 'open',
