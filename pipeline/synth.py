@@ -43,7 +43,13 @@ from pipeline.rules.categories import (
     matches,
     matches_any,
 )
-from pipeline.rules.filings import is_valid, revoked_by, validity_end
+from pipeline.rules.filings import (
+    SCOPE_RULES,
+    is_valid,
+    revoked_by,
+    scope_failures,
+    validity_end,
+)
 from pipeline.rules.years import add_calendar_years, window_start
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
 from schemas.types import Country, RuleId, Severity, Uscc, UtcDatetime
@@ -1300,16 +1306,7 @@ class _Synth:
 
     @staticmethod
     def failed_points(filing: Filing, tx: _Tx) -> list[RuleId]:
-        points: list[RuleId] = []
-        if filing.recipients and tx.recipient not in filing.recipients:
-            points.append("XB-SCOPE-RECIPIENT")
-        if filing.countries and tx.country not in filing.countries:
-            points.append("XB-SCOPE-COUNTRY")
-        if filing.categories and not all(matches_any(filing.categories, c) for c in tx.categories):
-            points.append("XB-SCOPE-CATEGORY")
-        if filing.purposes and tx.purpose not in filing.purposes:
-            points.append("XB-SCOPE-PURPOSE")
-        return points
+        return [SCOPE_RULES[point] for point in scope_failures(filing, tx)]
 
     def outcome(self, ent: _Ent, tx: _Tx, path: Need, neglist: bool = False) -> list[RuleId]:
         """Findings of the Filings section for a transfer (quotas not modelled: no max)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from pipeline.rules.categories import matches_any
@@ -48,7 +50,20 @@ def is_valid(filing: Filing, ts: datetime, end: datetime | None) -> bool:
     return filing.valid_from <= ts and (end is None or ts <= end)
 
 
-def scope_failures(filing: Filing, log: TransferLog) -> list[str]:
+class Scoped(Protocol):
+    """What scope is judged on: a transfer log, or anything shaped like one."""
+
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def categories(self) -> Sequence[str]: ...
+    @property
+    def purpose(self) -> str: ...
+
+
+def scope_failures(filing: Filing, log: Scoped) -> list[str]:
     """The scope points (recipient, country, category, purpose) the filing does not cover."""
     failed: list[str] = []
     if filing.recipients and log.recipient not in filing.recipients:
