@@ -89,14 +89,19 @@ def encode_batch(records: list[BaseModel]) -> bytes:
     return b"[" + b",".join(r.model_dump_json().encode() for r in records) + b"]"
 
 
+def raw_as_text(raw: bytes) -> tuple[str, str]:
+    """Raw bytes for JSON: the text when they are UTF-8, else base64; and which it is."""
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), "base64"
+
+
 def deadletter_value(
     rejected: Rejected, topic: str, partition: int, offset: int, received_at: datetime
 ) -> bytes:
     """The dead-letter record: where it came from, why, and its raw bytes (UTF-8 or base64)."""
-    try:
-        raw_text, encoding = rejected.raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        raw_text, encoding = base64.b64encode(rejected.raw).decode(), "base64"
+    raw_text, encoding = raw_as_text(rejected.raw)
     return orjson.dumps(
         {
             "source_topic": topic,

@@ -38,6 +38,7 @@ from pipeline.rules.state import WindowAggregate
 from pipeline.storage.errors import MigrationError, StoreError
 from pipeline.storage.migrations import Migration, discover
 from pipeline.storage.sql import bind, check_identifier, format_datetime_utc, load_query
+from pipeline.wire import raw_as_text
 from schemas.models import Finding, TransferLog
 from schemas.types import RequiredPath
 
@@ -360,13 +361,7 @@ def deadletter_row(
     received_at: datetime,
 ) -> dict[str, Any]:
     """A `deadletters` row. Raw bytes are kept as text when UTF-8, else as base64."""
-    if isinstance(raw, bytes):
-        try:
-            text, encoding = raw.decode("utf-8"), "utf-8"
-        except UnicodeDecodeError:
-            text, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    else:
-        text, encoding = raw, "utf-8"
+    text, encoding = raw_as_text(raw) if isinstance(raw, bytes) else (raw, "utf-8")
     return {
         "source_topic": source_topic,
         "source_partition": source_partition,
