@@ -15,6 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -33,11 +34,48 @@ MAX_BACKOFF_S = 5.0
 GROUP_SUFFIX = "-store-writer"
 
 
-def row_messages(table: str, rows: list[dict[str, Any]], token: str) -> Iterator[bytes]:
-    """Rows of one table and batch, chunked so no message grows past the broker's limit."""
+def row_messages(
+    table: str, rows: list[dict[str, Any]], token: str, produced_ms: list[int] | None = None
+) -> Iterator[bytes]:
+    """Rows of one table and batch, chunked so no message grows past the broker's limit.
+
+    `produced_ms`, aligned with `rows`, says when each row's source record was produced (for
+    the production-to-stored latency).
+    """
     for index, start in enumerate(range(0, len(rows), MAX_ROWS_PER_MESSAGE)):
-        chunk = rows[start : start + MAX_ROWS_PER_MESSAGE]
-        yield orjson.dumps({"table": table, "token": f"{token}#{index}", "rows": chunk})
+        end = start + MAX_ROWS_PER_MESSAGE
+        message: dict[str, Any] = {
+            "table": table,
+            "token": f"{token}#{index}",
+            "rows": rows[start:end],
+        }
+        if produced_ms:
+            message["produced_ms"] = produced_ms[start:end]
+        yield orjson.dumps(message)
+
+
+class LatencyRecorder:
+    """Production-to-stored latency of stored rows: a histogram, and optionally a trace file."""
+
+    def __init__(self, trace: Path | None) -> None:
+        self.trace = trace.open("a", buffering=1 << 16) if trace else None
+
+    def stored(self, table: str, produced_ms: list[int]) -> None:
+        now_ms = time.time() * 1000
+        histogram = metrics.STORED_LATENCY.labels(table)
+        lines = []
+        for produced in produced_ms:
+            if produced > 0:
+                latency_ms = max(0.0, now_ms - produced)
+                histogram.observe(latency_ms / 1000)
+                lines.append(f"{now_ms:.0f} {table} {latency_ms:.1f}\n")
+        if self.trace is not None and lines:
+            self.trace.write("".join(lines))
+            self.trace.flush()
+
+    def close(self) -> None:
+        if self.trace is not None:
+            self.trace.close()
 
 
 def insert_with_retry(
@@ -72,6 +110,7 @@ class StoreWriter:
         self.settings = settings
         self.store = store
         self.stopping = threading.Event()
+        self.latency = LatencyRecorder(settings.latency_trace)
         self.consumer = KafkaConsumer(
             EVIDENCE_ROWS.name,
             bootstrap_servers=settings.kafka.bootstrap_servers,
@@ -105,7 +144,10 @@ class StoreWriter:
             metrics.DEADLETTERS.labels(EVIDENCE_ROWS.name, "internal_format").inc()
             return True
         try:
-            return insert_with_retry(self.store, table, rows, token, self.stopping)
+            stored = insert_with_retry(self.store, table, rows, token, self.stopping)
+            if stored:
+                self.latency.stored(table, message.get("produced_ms") or [])
+            return stored
         except StoreError as exc:
             # Rows the store refuses (a schema mismatch): counted and logged, not retried
             # forever; they stay on the topic for a replay once the cause is fixed.
@@ -118,6 +160,7 @@ class StoreWriter:
     def close(self) -> None:
         self.consumer.close()
         self.store.close()
+        self.latency.close()
 
 
 def run_store_writer(settings: Settings) -> None:

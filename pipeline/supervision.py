@@ -36,7 +36,7 @@ class ScoreEvent:
     enterprise_id: str
     score: Score
     previous_tier: str | None
-    trigger: str  # batch | filing | daily
+    trigger: str  # batch | activity | filing | daily
     computed_at: datetime
 
     @property
@@ -140,10 +140,19 @@ def scoring_inputs(
 class Supervisor:
     """Keeps profiles current and turns them into scores and alerts."""
 
-    def __init__(self, engine: Engine, scoring: ScoringConfig, countries: CountryScores) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scoring: ScoringConfig,
+        countries: CountryScores,
+        min_interval: timedelta = timedelta(0),
+    ) -> None:
         self.engine = engine
         self.scoring = scoring
         self.countries = countries
+        self.min_interval = min_interval
+        # Touched by plain activity and scored recently: re-scored by the caller's timer.
+        self.deferred: set[str] = set()
 
     def rescore(self, enterprise_id: str, now: datetime, trigger: str) -> ScoreEvent:
         state = self.engine.state(enterprise_id)
@@ -190,8 +199,20 @@ class Supervisor:
             record_window(self.engine.state(window.enterprise_id).profile, window, config)
         for finding in findings:
             record_finding(self.engine.state(finding.enterprise_id).profile, finding)
-        events = [self.rescore(e, now, "batch") for e in sorted(touched)]
+        urgent = {f.enterprise_id for f in findings} | {w.enterprise_id for w in windows}
+        urgent.update(e for e, _ in resolutions)
+        due = sorted(e for e in touched if e in urgent or not self._scored_since(e, now))
+        self.deferred.update(touched.difference(due))
+        self.deferred.difference_update(due)
+        events = [self.rescore(e, now, "batch") for e in due]
         return events, self.alerts(findings, now)
+
+    def _scored_since(self, enterprise_id: str, now: datetime) -> bool:
+        """Scored within `min_interval` of `now` (so plain activity can wait for the timer)."""
+        held = self.engine.state(enterprise_id).profile.score
+        if not held or not self.min_interval:
+            return False
+        return now - datetime.fromisoformat(str(held["computed_at"])) < self.min_interval
 
     def alerts(self, findings: list[Finding], now: datetime) -> list[Alert]:
         raised: dict[str, Alert] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -81,7 +81,12 @@ class WorkerContext:
         self.clock = clock
         self.reference = ReferenceIndex()
         self.engine = Engine(self.reference, self.config, GeoResolver().country)
-        self.supervisor = Supervisor(self.engine, default_scoring_config(), load_country_risk())
+        self.supervisor = Supervisor(
+            self.engine,
+            default_scoring_config(),
+            load_country_risk(),
+            timedelta(seconds=settings.score_min_interval_s),
+        )
         self.dirty: set[str] = set()  # enterprises whose reference data changed: re-score
         self._load_state: StateLoader = lambda _: None
         self.transfers = TransferBatchProcessor(
