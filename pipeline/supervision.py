@@ -215,24 +215,30 @@ class Supervisor:
         return now - datetime.fromisoformat(str(held["computed_at"])) < self.min_interval
 
     def alerts(self, findings: list[Finding], now: datetime) -> list[Alert]:
+        """Raise or bump one alert per (enterprise, rule, day); prune those past ALERTS_KEPT.
+
+        A profile's alerts are parsed once per batch and enterprise, not once per finding.
+        """
         raised: dict[str, Alert] = {}
         zone = self.engine.config.zone
+        by_enterprise: dict[str, list[Finding]] = {}
         for finding in findings:
-            profile = self.engine.state(finding.enterprise_id).profile
-            tier = self.tier(finding.enterprise_id)
-            severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+            by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
+        cutoff = now - ALERTS_KEPT
+        for enterprise_id, own in by_enterprise.items():
+            profile = self.engine.state(enterprise_id).profile
+            tier = self.tier(enterprise_id)
             known = {a: Alert.model_validate_json(j) for a, j in profile.alerts.items()}
-
-            key = alert_id(finding.enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
-            alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
-            profile.alerts[key] = alert.model_dump_json()
-            raised[key] = alert
-        for finding in findings:
-            profile = self.engine.state(finding.enterprise_id).profile
-            cutoff = now - ALERTS_KEPT
+            changed: set[str] = set()
+            for finding in own:
+                severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+                key = alert_id(enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
+                alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
+                known[key] = raised[key] = alert
+                changed.add(key)
             profile.alerts = {
-                k: j
-                for k, j in profile.alerts.items()
-                if Alert.model_validate_json(j).updated_at >= cutoff
+                k: alert.model_dump_json() if k in changed else profile.alerts[k]
+                for k, alert in known.items()
+                if alert.updated_at >= cutoff
             }
         return list(raised.values())

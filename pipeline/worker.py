@@ -166,7 +166,6 @@ class WorkerContext:
             metrics.EVENTS.labels(topic, outcome).inc(count)
         for item in out.findings:
             metrics.FINDINGS.labels(item.finding.rule_id, item.finding.severity).inc()
-        metrics.OPEN_WINDOWS.set(sum(len(s.windows) for s in self.engine.states.values()))
         if self.transfers.watermark is not None:
             metrics.WATERMARK.set(self.transfers.watermark.timestamp())
         return out
@@ -189,9 +188,10 @@ class WorkerContext:
                 metrics.TIER_CHANGES.labels(event.previous_tier, event.score.tier).inc()
 
     def update_gauges(self, owned: Callable[[str], bool]) -> None:
-        """Tier and open-alert gauges over the enterprises this worker owns and holds."""
+        """Open windows; tier and open-alert gauges of the enterprises this worker owns."""
         tiers: Counter[str] = Counter()
         open_alerts: Counter[tuple[str, str]] = Counter()
+        metrics.OPEN_WINDOWS.set(sum(len(s.windows) for s in self.engine.states.values()))
         for enterprise_id, state in self.engine.states.items():
             if not owned(enterprise_id) or state.profile.score is None:
                 continue
