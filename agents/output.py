@@ -18,7 +18,7 @@ from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
 from pipeline.topics import ALERTS, DEADLETTER, EVIDENCE_ROWS, FINDINGS, SCORES, TIER_CHANGES
-from pipeline.wire import Rejected, deadletter_value
+from pipeline.wire import Rejected, deadletter_value, json_arrays
 from pipeline.worker import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,10 @@ class Output:
                 item.finding.model_dump_json().encode()
             )
         for enterprise_id, values in sorted(by_enterprise.items()):
-            pending.append(
-                await self.findings_topic.send(
-                    key=enterprise_id.encode(), value=b"[" + b",".join(values) + b"]"
+            for value in json_arrays(values):  # a burst of findings spans several messages
+                pending.append(
+                    await self.findings_topic.send(key=enterprise_id.encode(), value=value)
                 )
-            )
         now = self.ctx.clock()
         for letter in dead:
             source = letter.source

@@ -26,11 +26,11 @@ from pipeline.settings import Settings
 from pipeline.storage import EvidenceStore, open_store
 from pipeline.storage.errors import StoreError
 from pipeline.topics import EVIDENCE_ROWS
+from pipeline.wire import MAX_MESSAGE_BYTES, chunk_encoded
 
 log = logging.getLogger(__name__)
 
 MAX_ROWS_PER_MESSAGE = 2000
-MAX_MESSAGE_BYTES = 512 * 1024  # a row is never larger than MAX_RECORD_BYTES (256 KiB)
 MAX_BACKOFF_S = 5.0
 GROUP_SUFFIX = "-store-writer"
 
@@ -45,17 +45,14 @@ def row_messages(
     source record was produced (for the production-to-stored latency).
     """
     encoded = [orjson.dumps(row) for row in rows]
-    index = start = size = 0
-    for end, row in enumerate(encoded, start=1):
-        size += len(row) + 1
-        if size >= MAX_MESSAGE_BYTES or end - start >= MAX_ROWS_PER_MESSAGE or end == len(rows):
-            message: dict[str, Any] = {"table": table, "token": f"{token}#{index}", "rows": []}
-            if produced_ms:
-                message["produced_ms"] = produced_ms[start:end]
-            head = orjson.dumps(message)
-            # Splice the pre-encoded rows into the empty array: each row is encoded once.
-            yield head.replace(b'"rows":[]', b'"rows":[' + b",".join(encoded[start:end]) + b"]", 1)
-            index, start, size = index + 1, end, 0
+    ranges = chunk_encoded(encoded, MAX_MESSAGE_BYTES, MAX_ROWS_PER_MESSAGE)
+    for index, (start, end) in enumerate(ranges):
+        message: dict[str, Any] = {"table": table, "token": f"{token}#{index}", "rows": []}
+        if produced_ms:
+            message["produced_ms"] = produced_ms[start:end]
+        head = orjson.dumps(message)
+        # Splice the pre-encoded rows into the empty array: each row is encoded once.
+        yield head.replace(b'"rows":[]', b'"rows":[' + b",".join(encoded[start:end]) + b"]", 1)
 
 
 class LatencyRecorder:

@@ -8,6 +8,7 @@ for the dead-letter topic, and the valid records of the same message go on.
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -86,6 +87,33 @@ def _raw_item(item: Any, raw: bytes, count: int) -> bytes:
         return orjson.dumps(item)
     except TypeError:  # pragma: no cover - orjson.loads output always re-encodes
         return raw
+
+
+#: What one message we produce may hold (the broker's default limit is 1 MiB).
+MAX_MESSAGE_BYTES = 512 * 1024
+
+
+def chunk_encoded(
+    encoded: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES, max_items: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges of `encoded` items whose JSON array stays near `max_bytes`.
+
+    A range closes once it reaches the limit, so it exceeds it by at most one item; items
+    are never larger than MAX_RECORD_BYTES, so a message stays under the broker's limit.
+    """
+    start = size = 0
+    for end, item in enumerate(encoded, start=1):
+        size += len(item) + 1
+        full = max_items is not None and end - start >= max_items
+        if size >= max_bytes or full or end == len(encoded):
+            yield start, end
+            start, size = end, 0
+
+
+def json_arrays(encoded: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[bytes]:
+    """Pre-encoded JSON values as arrays of at most about `max_bytes` each."""
+    for start, end in chunk_encoded(encoded, max_bytes):
+        yield b"[" + b",".join(encoded[start:end]) + b"]"
 
 
 def encode_batch(records: list[BaseModel]) -> bytes:

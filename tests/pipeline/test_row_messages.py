@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import orjson
 
-from pipeline.store_writer import MAX_MESSAGE_BYTES, row_messages
+from pipeline.store_writer import row_messages
+from pipeline.wire import MAX_MESSAGE_BYTES, json_arrays
 
 
 def test_large_rows_are_cut_by_size_and_keep_order_tokens_and_timestamps() -> None:
@@ -24,3 +25,11 @@ def test_small_rows_share_one_message_and_no_rows_no_message() -> None:
     (only,) = row_messages("transfers", rows, "tok")
     assert orjson.loads(only) == {"table": "transfers", "token": "tok#0", "rows": rows}
     assert list(row_messages("transfers", [], "tok")) == []
+
+
+def test_findings_arrays_are_cut_by_size_without_losing_any() -> None:
+    values = [orjson.dumps({"finding_id": f"f{i}", "x": "y" * 50_000}) for i in range(40)]
+    arrays = list(json_arrays(values))
+    assert len(arrays) > 1 and all(len(a) < MAX_MESSAGE_BYTES + 60_000 for a in arrays)
+    assert [v for a in arrays for v in orjson.loads(a)] == [orjson.loads(v) for v in values]
+    assert list(json_arrays([])) == []
