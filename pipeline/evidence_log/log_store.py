@@ -117,4 +117,6 @@ def insert_head(store: EvidenceStore, head: TreeHead) -> None:
         "signature": base64.b64encode(head.signature).decode(),
         "frontier": [h.hex() for h in head.frontier],
     }
-    store.insert("tree_heads", [row], dedup_token=f"tree_heads:{head.tree_size}:{row['root_hash']}")
+    # Ed25519 is deterministic: a retried insert of this head is stored once, another head
+    # of the same tree (a later timestamp) is not mistaken for it.
+    store.insert("tree_heads", [row], dedup_token=f"tree_heads:{row['signature']}")
