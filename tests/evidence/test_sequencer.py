@@ -189,3 +189,44 @@ def test_the_signing_key_is_generated_once_with_owner_only_permissions(
     path.write_text("not a key")
     with pytest.raises(SigningKeyError, match="not an unencrypted PEM"):
         load_signing_key(settings, create=True)
+
+
+def test_the_store_writers_sealer_seals_periodically_and_once_more_at_exit(
+    store: EvidenceStore,
+    settings: Settings,
+    engine_findings: list[EvaluatedFinding],
+    store_findings: StoreFindings,
+) -> None:
+    """The hook's thread: a seal every interval while the writer runs, a last one after it."""
+    import threading
+    import time
+
+    from pipeline.evidence_log import sequencer
+
+    fast = settings.model_copy(
+        update={"evidence": settings.evidence.model_copy(update={"seal_interval_s": 0.3})}
+    )
+    assert (
+        sequencer.start_sealer(
+            fast.model_copy(
+                update={"evidence": fast.evidence.model_copy(update={"sequencer": False})}
+            )
+        )
+        is None
+    )
+    writer_stops = threading.Event()
+    writer = threading.Thread(target=writer_stops.wait)  # stands for the store writer's main
+    writer.start()
+    sealer = threading.Thread(target=sequencer._seal_periodically, args=(fast, writer))
+    sealer.start()
+    store_findings(store, engine_findings[:4], "b1")
+    deadline = time.monotonic() + 20
+    while leaf_count(store) < 4 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert leaf_count(store) == 4  # sealed while running
+    store_findings(store, engine_findings[4:9], "b2")
+    writer_stops.set()  # the writer stops: its last inserts must still be sealed
+    writer.join()
+    sealer.join(timeout=20)
+    assert not sealer.is_alive()
+    assert leaf_count(store) == 9 and fetch_heads(store)[-1].tree_size == 9
