@@ -186,9 +186,49 @@ def evidence_verify_proof(
     _report_checks(parsed if isinstance(parsed, dict) else {}, key)
 
 
+@evidence_app.command("head")
+def evidence_head(data_dir: DataDirOption = Path(".data")) -> None:
+    """The latest signed tree head, as JSON: keep it to check later audits against it."""
+    from pipeline.evidence_log.log_store import fetch_latest_head
+    from pipeline.storage import open_store
+
+    with open_store(_settings(data_dir)) as store:
+        store.ensure_schema()
+        head = fetch_latest_head(store)
+    if head is None:
+        err.print("[red]error:[/] the log has no signed tree head yet (`xbmon evidence seal`)")
+        raise typer.Exit(EXIT_FAILED)
+    _write_json(head.as_json())
+
+
+def _trusted_head(path: Path | None) -> Any:
+    """A head kept from earlier: `xbmon evidence head` output or a `show --json` document."""
+    import orjson
+
+    from pipeline.evidence_log.signing import TreeHead
+
+    if path is None:
+        return None
+    try:
+        data = orjson.loads(path.read_bytes())
+        return TreeHead.from_json(data.get("tree_head", data))
+    except (orjson.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        err.print(f"[red]error:[/] {path}: not a tree head ({exc})")
+        raise typer.Exit(EXIT_FAILED) from exc
+
+
 @evidence_app.command("audit")
 def evidence_audit(
     public_key: PublicKeyOption = None,
+    trusted_head: Annotated[
+        Path | None,
+        typer.Option(
+            "--trusted-head",
+            exists=True,
+            dir_okay=False,
+            help="A head kept from earlier (`xbmon evidence head`): the log must still extend it.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     data_dir: DataDirOption = Path(".data"),
 ) -> None:
@@ -200,9 +240,12 @@ def evidence_audit(
 
     settings = _settings(data_dir)
     key = _public_key(settings, public_key)
+    trusted = _trusted_head(trusted_head)
     with open_store(settings) as store:
         store.ensure_schema()
-        report = audit_log(store, key, datetime.now(UTC), settings.clickhouse.retention_days)
+        report = audit_log(
+            store, key, datetime.now(UTC), settings.clickhouse.retention_days, trusted
+        )
     if as_json:
         _write_json({**report.__dict__, "ok": report.ok})
     else:

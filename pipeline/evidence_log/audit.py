@@ -6,7 +6,10 @@ Checks, from the stored rows and the public key only:
   its finding (except findings past their retention TTL) and no stored finding is missing;
 - every tree head is signed by the key, its root is the root of the stored leaves at its
   size, and each is consistent (RFC 9162 proof) with the one before;
-- the last tree head covers every leaf.
+- the last tree head covers every leaf;
+- optionally, a head the auditor kept from earlier (`trusted`) is still part of the log: the
+  stored leaves give its root and the latest head is consistent with it. Without one, a log
+  rolled back or rebuilt whole (every head re-signed) by the key holder cannot be told apart.
 Every leaf and finding is read into memory once (O(n)); roots and proofs come from one
 `LeafTree`, so each head costs O(log^2 n).
 """
@@ -27,7 +30,7 @@ from pipeline.evidence_log.merkle import (
     consistency_proof,
     verify_consistency,
 )
-from pipeline.evidence_log.signing import head_signature_problem
+from pipeline.evidence_log.signing import TreeHead, head_signature_problem
 from pipeline.storage import EvidenceStore
 
 
@@ -46,7 +49,11 @@ class AuditReport:
 
 
 def audit_log(
-    store: EvidenceStore, public_key: Ed25519PublicKey, now: datetime, retention_days: int
+    store: EvidenceStore,
+    public_key: Ed25519PublicKey,
+    now: datetime,
+    retention_days: int,
+    trusted: TreeHead | None = None,
 ) -> AuditReport:
     report = AuditReport()
     problems = report.problems
@@ -141,7 +148,36 @@ def audit_log(
             f"{size - report.tree_size} leaves are after the last signed tree head "
             "(a seal was interrupted; `xbmon evidence seal` signs them)"
         )
+    if trusted is not None:
+        problems.extend(_trusted_head_problems(trusted, public_key, tree, heads))
     return report
+
+
+def _trusted_head_problems(
+    trusted: TreeHead, public_key: Ed25519PublicKey, tree: LeafTree | None, heads: list[TreeHead]
+) -> list[str]:
+    problem = head_signature_problem(trusted, public_key)
+    if problem is not None:
+        return [f"the trusted head: {problem}"]
+    size = 0 if tree is None else tree.size
+    if trusted.tree_size > size or tree is None:
+        return [
+            f"the trusted head covers {trusted.tree_size} leaves, the log holds {size}: "
+            "it was truncated"
+        ]
+    if tree.root(trusted.tree_size) != trusted.root_hash:
+        return ["the stored leaves do not give the trusted head's root: history was rewritten"]
+    latest = heads[-1] if heads else None
+    if latest is None or latest.tree_size < trusted.tree_size:
+        return ["the latest stored tree head is older than the trusted head: it was rolled back"]
+    try:
+        proof = consistency_proof(trusted.tree_size, latest.tree_size, tree.subtree)
+        verify_consistency(
+            trusted.tree_size, latest.tree_size, trusted.root_hash, latest.root_hash, proof
+        )
+    except ProofError as exc:
+        return [f"the latest tree head is not consistent with the trusted head: {exc}"]
+    return []
 
 
 def _some(items: list[int] | list[str], shown: int = 5) -> str:

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -44,6 +45,18 @@ class TreeHead:
 
     def body(self) -> bytes:
         return checkpoint_body(self.origin, self.tree_size, self.root_hash, self.timestamp)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TreeHead:
+        """A head as `as_json` gives it (KeyError, TypeError, ValueError when it is not one)."""
+        return cls(
+            tree_size=int(data["tree_size"]),
+            root_hash=bytes.fromhex(data["root_hash"]),
+            timestamp=datetime.fromisoformat(data["timestamp"]),
+            origin=str(data["origin"]),
+            key_id=str(data["key_id"]),
+            signature=base64.b64decode(data["signature"], validate=True),
+        )
 
     def as_json(self) -> dict[str, object]:
         """The head as a regulator receives it (frontier left out: it is the log's own aid)."""

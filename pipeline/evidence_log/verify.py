@@ -7,10 +7,8 @@ bundle -> evidence_hash -> leaf entry -> leaf hash -> inclusion proof -> signed 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -100,7 +98,7 @@ def check_document(document: dict[str, Any], public_key: Ed25519PublicKey) -> li
         index = int(document["leaf"]["index"])
         recorded_leaf = bytes.fromhex(document["leaf"]["hash"])
         proof = [bytes.fromhex(p) for p in document["inclusion_proof"]]
-        head = _head(document["tree_head"])
+        head = TreeHead.from_json(document["tree_head"])
     except (KeyError, TypeError, ValueError, ValidationError) as exc:
         return fail("document", f"not a proof document: {exc}")
 
@@ -131,14 +129,3 @@ def check_document(document: dict[str, Any], public_key: Ed25519PublicKey) -> li
         return fail("signature", problem)
     checks.append(Check("signature", True, f"tree head signed by key {head.key_id}"))
     return checks
-
-
-def _head(data: dict[str, Any]) -> TreeHead:
-    return TreeHead(
-        tree_size=int(data["tree_size"]),
-        root_hash=bytes.fromhex(data["root_hash"]),
-        timestamp=datetime.fromisoformat(data["timestamp"]),
-        origin=str(data["origin"]),
-        key_id=str(data["key_id"]),
-        signature=base64.b64decode(data["signature"], validate=True),
-    )

@@ -47,6 +47,15 @@ def test_seal_show_verify_audit_and_a_regulators_offline_check(
     assert code == 0 and "verified" in err and "FAILED" not in err
     code, _, err = xbmon("evidence", "audit", "--data-dir", data_dir)
     assert code == 0 and "the log is intact" in err and "15 leaves, 15 findings" in err
+    code, head, _ = xbmon("evidence", "head", "--data-dir", data_dir)
+    assert code == 0 and json.loads(head)["tree_size"] == 15
+    (tmp_path / "head.json").write_text(head)
+    store_findings(store, engine_findings[15:18], "b2")
+    assert xbmon("evidence", "seal", "--data-dir", data_dir)[0] == 0
+    code, _, err = xbmon(
+        "evidence", "audit", "--trusted-head", str(tmp_path / "head.json"), "--data-dir", data_dir
+    )
+    assert code == 0 and "18 leaves" in err
 
     # A regulator: the public key once, then proof documents checked without the store.
     code, pem, _ = xbmon("evidence", "public-key", "--data-dir", data_dir)

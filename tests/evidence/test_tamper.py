@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.evidence_log.audit import audit_log
-from pipeline.evidence_log.log_store import insert_head
+from pipeline.evidence_log.log_store import fetch_latest_head, fetch_leaves, insert_head
 from pipeline.evidence_log.sequencer import seal
 from pipeline.evidence_log.signing import load_signing_key, sign_head
 from pipeline.evidence_log.verify import check_document, proof_document
@@ -231,3 +231,43 @@ def _changed(value: Any) -> Any:
     if isinstance(value, list):
         return [*value, "x"]
     return "x"
+
+
+def test_a_log_rebuilt_or_rolled_back_by_the_key_holder_fails_against_a_kept_head(
+    sealed: Any,
+) -> None:
+    """Without a kept head, a log rebuilt whole and re-signed looks intact; with one, not."""
+    store, key, findings = sealed
+    kept = fetch_latest_head(store)
+    assert kept is not None and kept.tree_size == 20
+    assert audit_log(store, key.public_key(), T1, RETENTION, trusted=kept).ok
+
+    # Rebuilt: a finding rewritten, every leaf and head dropped, the log sealed again.
+    target = findings[4].finding.finding_id
+    mutate(
+        store,
+        "ALTER TABLE {database:Identifier}.findings UPDATE explanation = 'fine' "
+        "WHERE finding_id = {id:String}",
+        id=target,
+    )
+    mutate(store, "ALTER TABLE {database:Identifier}.evidence_leaves DELETE WHERE 1")
+    mutate(store, "ALTER TABLE {database:Identifier}.tree_heads DELETE WHERE 1")
+    seal(store, key, "t/v1", T1 + timedelta(seconds=2))
+    assert audit_log(store, key.public_key(), T1, RETENTION).ok
+    rebuilt = audit_log(store, key.public_key(), T1, RETENTION, trusted=kept)
+    assert any("history was rewritten" in p for p in rebuilt.problems)
+
+    # Rolled back: the last leaves, their findings and the heads over them removed.
+    gone = [leaf.finding_id for leaf in fetch_leaves(store, first=15)]
+    mutate(store, "ALTER TABLE {database:Identifier}.evidence_leaves DELETE WHERE leaf_index >= 15")
+    mutate(store, "ALTER TABLE {database:Identifier}.tree_heads DELETE WHERE tree_size > 15")
+    mutate(
+        store,
+        "ALTER TABLE {database:Identifier}.findings "
+        "DELETE WHERE has({ids:Array(String)}, finding_id)",
+        ids=gone,
+    )
+    seal(store, key, "t/v1", T1 + timedelta(seconds=3))
+    assert audit_log(store, key.public_key(), T1, RETENTION).ok
+    rolled = audit_log(store, key.public_key(), T1, RETENTION, trusted=kept)
+    assert any("it was truncated" in p for p in rolled.problems)
