@@ -7,6 +7,8 @@ while the stack is stopped), or the ClickHouse server the settings name.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from pipeline.settings import Settings
+    from pipeline.storage import EvidenceStore
 
 evidence_app = typer.Typer(
     no_args_is_help=True, help="The tamper-evident evidence log (RFC 9162 Merkle, Ed25519)."
@@ -45,6 +48,20 @@ def _settings(data_dir: Path) -> Settings:
     return Settings(data_dir=data_dir / "embedded")
 
 
+@contextmanager
+def _open_store(settings: Settings) -> Iterator[EvidenceStore]:
+    """The store, schema applied; a store failure is a clear error and exit 1, no traceback."""
+    from pipeline.storage import StoreError, open_store
+
+    try:
+        with open_store(settings) as store:
+            store.ensure_schema()
+            yield store
+    except StoreError as exc:
+        err.print(f"[red]error:[/] the evidence store: {exc}")
+        raise typer.Exit(EXIT_FAILED) from exc
+
+
 def _public_key(settings: Settings, path: Path | None) -> Ed25519PublicKey:
     from pipeline.evidence_log.signing import SigningKeyError, load_public_key
 
@@ -66,17 +83,16 @@ def evidence_seal(data_dir: DataDirOption = Path(".data")) -> None:
     """Append every stored finding not yet in the log and sign a new tree head."""
     from datetime import UTC, datetime
 
+    from pipeline.evidence_log.merkle import ProofError
     from pipeline.evidence_log.sequencer import SealError, seal
     from pipeline.evidence_log.signing import SigningKeyError, load_signing_key
-    from pipeline.storage import open_store
 
     settings = _settings(data_dir)
     try:
         key = load_signing_key(settings, create=True)
-        with open_store(settings) as store:
-            store.ensure_schema()
+        with _open_store(settings) as store:
             result = seal(store, key, settings.evidence.origin, datetime.now(UTC))
-    except (SealError, SigningKeyError) as exc:
+    except (SealError, SigningKeyError, ProofError) as exc:
         err.print(f"[red]error:[/] {exc}")
         raise typer.Exit(EXIT_FAILED) from exc
     for problem in result.skipped:
@@ -102,11 +118,9 @@ def evidence_show(
     import orjson
 
     from pipeline.evidence_log.verify import ProofUnavailableError, proof_document
-    from pipeline.storage import open_store
 
     try:
-        with open_store(_settings(data_dir)) as store:
-            store.ensure_schema()
+        with _open_store(_settings(data_dir)) as store:
             document = proof_document(store, finding_id)
     except ProofUnavailableError as exc:
         err.print(f"[red]error:[/] {exc}")
@@ -151,13 +165,11 @@ def evidence_verify(
 ) -> None:
     """Check bundle -> leaf -> inclusion proof -> signed tree head; exit 0 only if all hold."""
     from pipeline.evidence_log.verify import ProofUnavailableError, proof_document
-    from pipeline.storage import open_store
 
     settings = _settings(data_dir)
     key = _public_key(settings, public_key)
     try:
-        with open_store(settings) as store:
-            store.ensure_schema()
+        with _open_store(settings) as store:
             document = proof_document(store, finding_id)
     except ProofUnavailableError as exc:
         err.print(f"[red]FAILED[/] {exc}")
@@ -190,10 +202,8 @@ def evidence_verify_proof(
 def evidence_head(data_dir: DataDirOption = Path(".data")) -> None:
     """The latest signed tree head, as JSON: keep it to check later audits against it."""
     from pipeline.evidence_log.log_store import fetch_latest_head
-    from pipeline.storage import open_store
 
-    with open_store(_settings(data_dir)) as store:
-        store.ensure_schema()
+    with _open_store(_settings(data_dir)) as store:
         head = fetch_latest_head(store)
     if head is None:
         err.print("[red]error:[/] the log has no signed tree head yet (`xbmon evidence seal`)")
@@ -236,13 +246,11 @@ def evidence_audit(
     from datetime import UTC, datetime
 
     from pipeline.evidence_log.audit import audit_log
-    from pipeline.storage import open_store
 
     settings = _settings(data_dir)
     key = _public_key(settings, public_key)
     trusted = _trusted_head(trusted_head)
-    with open_store(settings) as store:
-        store.ensure_schema()
+    with _open_store(settings) as store:
         report = audit_log(
             store, key, datetime.now(UTC), settings.clickhouse.retention_days, trusted
         )

@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pipeline.evidence_log.leaves import finding_leaf_hash
 from pipeline.evidence_log.log_store import fetch_heads, fetch_leaves, fetch_stored_findings
 from pipeline.evidence_log.merkle import (
+    HASH_SIZE,
     LeafTree,
     ProofError,
     consistency_proof,
@@ -67,6 +68,9 @@ def audit_log(
     for leaf in leaves:
         if leaf.leaf_index in by_index:
             problems.append(f"leaf index {leaf.leaf_index} is stored more than once")
+        elif len(leaf.leaf_hash) != HASH_SIZE:
+            problems.append(f"leaf {leaf.leaf_index}: the stored leaf hash is not a SHA-256")
+            by_index[leaf.leaf_index] = bytes(HASH_SIZE)
         else:
             by_index[leaf.leaf_index] = leaf.leaf_hash
     size = len(by_index)
@@ -108,7 +112,7 @@ def audit_log(
         )
 
     # Tree heads: signatures, roots over the stored leaves, consistency head to head.
-    tree = LeafTree([by_index.get(i, b"\0" * 32) for i in range(size)]) if size else None
+    tree = LeafTree([by_index.get(i, bytes(HASH_SIZE)) for i in range(size)]) if size else None
     previous = None
     for head in heads:
         problem = head_signature_problem(head, public_key)

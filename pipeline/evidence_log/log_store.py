@@ -10,7 +10,7 @@ from typing import Any
 
 from pipeline.evidence_log.leaves import StoredFinding
 from pipeline.evidence_log.signing import TreeHead
-from pipeline.storage import EvidenceStore
+from pipeline.storage import EvidenceStore, StoreError
 from pipeline.storage.sql import format_datetime_utc, load_query
 
 _NO_LIMIT = 2**64 - 1
@@ -25,24 +25,31 @@ class Leaf:
 
 
 def _leaf(row: dict[str, Any]) -> Leaf:
+    try:
+        digest = bytes.fromhex(str(row["leaf_hash"]))
+    except ValueError:
+        digest = b""  # not a hash: every check of this leaf fails on its length
     return Leaf(
         leaf_index=int(row["leaf_index"]),
         finding_id=str(row["finding_id"]),
-        leaf_hash=bytes.fromhex(str(row["leaf_hash"])),
+        leaf_hash=digest,
         appended_at=row["appended_at"],
     )
 
 
 def _head(row: dict[str, Any]) -> TreeHead:
-    return TreeHead(
-        tree_size=int(row["tree_size"]),
-        root_hash=bytes.fromhex(str(row["root_hash"])),
-        timestamp=row["timestamp"],
-        origin=str(row["origin"]),
-        key_id=str(row["key_id"]),
-        signature=base64.b64decode(str(row["signature"])),
-        frontier=tuple(bytes.fromhex(h) for h in row["frontier"]),
-    )
+    try:
+        return TreeHead(
+            tree_size=int(row["tree_size"]),
+            root_hash=bytes.fromhex(str(row["root_hash"])),
+            timestamp=row["timestamp"],
+            origin=str(row["origin"]),
+            key_id=str(row["key_id"]),
+            signature=base64.b64decode(str(row["signature"]), validate=True),
+            frontier=tuple(bytes.fromhex(h) for h in row["frontier"]),
+        )
+    except ValueError as exc:
+        raise StoreError(f"tree head {row['tree_size']} is malformed in the store: {exc}") from exc
 
 
 def fetch_leaves(store: EvidenceStore, first: int = 0, until: int = _NO_LIMIT) -> list[Leaf]:

@@ -98,8 +98,11 @@ def seal(
 
     appended = [leaf.leaf_hash for leaf in (*pending, *new)]
     old = frontier.copy()
-    for leaf_hash in appended:
-        frontier.append(leaf_hash)
+    try:
+        for leaf_hash in appended:
+            frontier.append(leaf_hash)
+    except ProofError as exc:
+        raise SealError(f"a stored leaf after tree head {old.size} is malformed: {exc}") from exc
     root = frontier.root()
     if previous is not None:
         proof = consistency_proof(old.size, frontier.size, FrontierExtension(old, appended).subtree)

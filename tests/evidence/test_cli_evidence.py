@@ -111,3 +111,28 @@ def test_failures_exit_non_zero_and_say_what_failed(
     other = ["--public-key", str(tmp_path / "other.pub")]
     code, _, err = xbmon("evidence", "verify", unsealed, *other, "--data-dir", data_dir)
     assert code == 1 and "FAILED signature" in err
+
+
+def test_malformed_log_rows_are_reported_not_crashed_on(
+    tmp_path: Path,
+    store: EvidenceStore,
+    engine_findings: list[EvaluatedFinding],
+    store_findings: StoreFindings,
+) -> None:
+    data_dir = str(tmp_path)
+    store_findings(store, engine_findings[:5], "b1")
+    assert xbmon("evidence", "seal", "--data-dir", data_dir)[0] == 0
+    store.query(
+        "ALTER TABLE {database:Identifier}.evidence_leaves UPDATE leaf_hash = 'zz' "
+        "WHERE leaf_index = 1 SETTINGS mutations_sync = 1"
+    )
+    code, _, err = xbmon("evidence", "audit", "--data-dir", data_dir)
+    assert code == 1 and "leaf 1: the stored leaf hash is not a SHA-256" in err
+    store.query(
+        "ALTER TABLE {database:Identifier}.tree_heads UPDATE signature = '%%%' "
+        "WHERE 1 SETTINGS mutations_sync = 1"
+    )
+    code, _, err = xbmon("evidence", "audit", "--data-dir", data_dir)
+    assert code == 1 and "tree head 5 is malformed" in err and "Traceback" not in err
+    code, _, err = xbmon("evidence", "seal", "--data-dir", data_dir)
+    assert code == 1 and "tree head 5 is malformed" in err
