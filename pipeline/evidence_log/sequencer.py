@@ -186,20 +186,24 @@ def _seal_periodically(settings: Settings, main: threading.Thread) -> None:
             if time.monotonic() >= due:
                 _seal_logged(store, key, settings)
                 due = time.monotonic() + settings.evidence.seal_interval_s
-        _seal_logged(store, key, settings)
+        while _seal_logged(store, key, settings) >= settings.evidence.seal_max_leaves:
+            pass  # the writer has stopped: seal the whole backlog
     finally:
         store.close()
 
 
-def _seal_logged(store: EvidenceStore, key: Ed25519PrivateKey, settings: Settings) -> None:
+def _seal_logged(store: EvidenceStore, key: Ed25519PrivateKey, settings: Settings) -> int:
+    """One seal of at most `seal_max_leaves` findings; how many were appended (0 on failure)."""
+    limit = settings.evidence.seal_max_leaves
     try:
-        result = seal(store, key, settings.evidence.origin, datetime.now(UTC))
+        result = seal(store, key, settings.evidence.origin, datetime.now(UTC), limit)
     except Exception:  # the thread must outlive a failed seal; the next one retries
         log.exception("sealing the evidence log failed")
         metrics.EVIDENCE_SEALS.labels("failed").inc()
-        return
+        return 0
     metrics.EVIDENCE_SEALS.labels("sealed" if result.head else "idle").inc()
     if result.head is not None:
         log.info(
             "evidence log: %d leaves appended, tree size %d", result.appended, result.head.tree_size
         )
+    return result.appended
