@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from pipeline.cli_bench import bench
 from pipeline.cli_evidence import evidence_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ spotcheck_app = typer.Typer(no_args_is_help=True, help='The "double random" spot
 app.add_typer(spotcheck_app, name="spotcheck")
 enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's supervision.")
 app.add_typer(enterprise_app, name="enterprise")
+app.command()(bench)
 app.add_typer(evidence_app, name="evidence")
 
 DataDirOption = Annotated[

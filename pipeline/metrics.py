@@ -28,6 +28,12 @@ PROCESSING_LATENCY = Histogram(
     ["topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+STORED_LATENCY = Histogram(
+    "xbmon_stored_latency_seconds",
+    "From a record's production (its message's timestamp) to its evidence row being stored.",
+    ["table"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 BATCH_SIZE = Histogram(
     "xbmon_batch_messages",
     "Messages per processed batch.",

@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     windows_close: Literal["event_time", "end_of_input"] = "event_time"
     store_enabled: bool = True  # off only for stream tests that read the findings topic
     score_decay_interval_s: float = Field(86400.0, gt=0)  # re-score everyone (finding decay)
+    # Plain activity re-scores an enterprise at most this often (findings, closed windows and
+    # resolutions always re-score at once): scoring every touched enterprise every batch cost
+    # more than evaluating the batch.
+    score_min_interval_s: float = Field(5.0, ge=0)
+    # Store writer: append "stored_ms table latency_ms" per stored row here (for `xbmon bench`).
+    latency_trace: Path | None = None
     batch_max_messages: int = Field(500, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     kafka: KafkaSettings = KafkaSettings()

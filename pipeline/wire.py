@@ -49,11 +49,13 @@ def decode_batch(
     except orjson.JSONDecodeError as exc:
         return Decoded([], [Rejected(None, raw, f"invalid JSON: {exc}")], [])
     items = document if isinstance(document, list) else [document]
+    # No record can be larger than its message: skip measuring each one when the message fits.
+    limit = max_record_bytes if len(raw) > max_record_bytes else None
     records: list[M] = []
     indices: list[int] = []
     rejected: list[Rejected] = []
     for index, item in enumerate(items):
-        reason = _check_item(item, max_record_bytes)
+        reason = _check_item(item, limit)
         if reason is None:
             try:
                 records.append(model.model_validate(item))
@@ -65,9 +67,11 @@ def decode_batch(
     return Decoded(records, rejected, indices)
 
 
-def _check_item(item: Any, max_record_bytes: int) -> str | None:
+def _check_item(item: Any, max_record_bytes: int | None) -> str | None:
     if not isinstance(item, dict):
         return f"record: expected a JSON object, got {type(item).__name__}"
+    if max_record_bytes is None:
+        return None
     size = len(orjson.dumps(item))
     if size > max_record_bytes:
         return f"record: {size} bytes exceeds the {max_record_bytes}-byte limit"
