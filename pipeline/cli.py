@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from pipeline.cli_bench import bench
+from pipeline.cli_evidence import evidence_app
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor."
@@ -26,6 +27,7 @@ app.add_typer(spotcheck_app, name="spotcheck")
 enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's supervision.")
 app.add_typer(enterprise_app, name="enterprise")
 app.command()(bench)
+app.add_typer(evidence_app, name="evidence")
 
 DataDirOption = Annotated[
     Path,

@@ -83,6 +83,15 @@ WATERMARK = Gauge(
     "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
 )
 
+EVIDENCE_LOG_LEAVES = Gauge(
+    "xbmon_evidence_log_leaves", "Leaves of the evidence log under its latest signed tree head."
+)
+EVIDENCE_SEALS = Counter(
+    "xbmon_evidence_seals_total",
+    "Seal attempts of the evidence log, by outcome (sealed, idle: nothing new, failed).",
+    ["outcome"],
+)
+
 
 def reason_kind(reason: str) -> str:
     """A bounded label for a dead-letter reason (the full reason travels with the record)."""

@@ -22,6 +22,7 @@ import orjson
 from kafka import KafkaConsumer
 
 from pipeline import metrics
+from pipeline.evidence_log.sequencer import start_sealer
 from pipeline.settings import Settings
 from pipeline.storage import EvidenceStore, open_store
 from pipeline.storage.errors import StoreError
@@ -168,6 +169,7 @@ def run_store_writer(settings: Settings) -> None:
     """Blocks until SIGINT/SIGTERM."""
     store = open_store(settings)
     store.ensure_schema()
+    start_sealer(settings)  # the evidence log's one sequencer: seals every N s and at exit
     writer = StoreWriter(settings, store)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: writer.stop())
