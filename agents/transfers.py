@@ -89,9 +89,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     for eid in out.touched
                     if eid in ctx.engine.states
                 }
-                await output.publish(out.findings, out.deadletters)
-                await output.publish_supervision(out)
-                await output.store(out, messages)
+                await output.emit(out, messages)
                 for key, raw in snapshot.items():
                     state[key] = raw
             except Exception as exc:  # a bug, not data: keep every message of the batch

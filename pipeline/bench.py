@@ -321,31 +321,54 @@ def peak_rss_mb(pid: int) -> float:
 
 
 class PacedLoad(threading.Thread):
-    """Produces records at a fixed rate in 50 ms ticks, grouped per key as producers do."""
+    """Produces records at a fixed rate, batched per key as real producers do.
 
-    TICK_S = 0.05
+    A probe exports its flows and an enterprise pushes its logs in batches: a key's records go
+    out when `per_message` have gathered or the oldest has waited `linger_s`.
+    """
+
+    TICK_S = 0.02
 
     def __init__(
-        self, stack: Stack, records: Iterator[Record], rate: float, per_message: int
+        self,
+        stack: Stack,
+        records: Iterator[Record],
+        rate: float,
+        per_message: int,
+        linger_s: float = 0.1,
     ) -> None:
         super().__init__(name="xbmon-bench-load", daemon=True)
         self.stack = stack
         self.records = records
         self.rate = rate
         self.per_message = per_message
+        self.linger_s = linger_s
         self.stopping = threading.Event()
         self.sent = 0
+        self.messages = 0
 
     def run(self) -> None:
         carry = 0.0
         next_tick = time.monotonic()
+        buffers: dict[tuple[str, str], tuple[float, list[bytes]]] = {}
         while not self.stopping.is_set():
+            now = time.monotonic()
             carry += self.rate * self.TICK_S
             count = int(carry)
             carry -= count
-            for topic, key, value in batched(self.records, count, self.per_message):
-                self.stack.producer.send(topic, key=key, value=value)
-            self.sent += count
+            for _ in range(count):
+                record = next(self.records)
+                key = _key(record)
+                held = buffers.setdefault(key, (now, []))
+                held[1].append(record.model_dump_json().encode())
+            for key, (since, values) in list(buffers.items()):
+                if len(values) >= self.per_message or now - since >= self.linger_s:
+                    topic, owner = key
+                    value = b"[" + b",".join(values) + b"]"
+                    self.stack.producer.send(topic, key=owner.encode(), value=value)
+                    self.sent += len(values)
+                    self.messages += 1
+                    del buffers[key]
             next_tick += self.TICK_S
             delay = next_tick - time.monotonic()
             if delay > 0:
@@ -513,3 +536,67 @@ def paced_phase(
     samples = read_trace(trace, began_ms + warmup_s * 1000, ended_ms + 3000)
     findings = samples.get("findings")
     return Latency.of(samples.get("transfers", [])), (Latency.of(findings) if findings else None)
+
+
+# --- soak ------------------------------------------------------------------------------------
+def current_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class SoakSample:
+    elapsed_s: float
+    worker_rss_mb: float
+    writer_rss_mb: float
+    lag_records: int
+    writer_lag: int
+    sent: int
+
+
+def run_soak(
+    options: BenchOptions, seconds: float, rate: float, every_s: float, report: Report = print
+) -> list[SoakSample]:
+    """Hours at a fixed rate: RSS and lag sampled over time, to show memory stays flat."""
+    from pipeline.store_writer import GROUP_SUFFIX
+
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    world = synthesize(min(options.active, options.enterprises), 7, seed=options.seed)
+    reference = padded_reference(world, options.enterprises, options.filings)
+    samples: list[SoakSample] = []
+    csv = options.data_dir / "soak.csv"
+    csv.write_text("elapsed_s,worker_rss_mb,writer_rss_mb,lag_records,writer_lag,sent\n")
+    with Stack(options.data_dir / "stack", partitions=options.partitions) as stack:
+        stack.start(workers=options.workers, ready_timeout=120)
+        stack.produce((t, key, value, None) for t, key, value in reference_messages(reference))
+        load = PacedLoad(
+            stack, mixed(world, random.Random(options.seed)), rate, options.records_per_message
+        )
+        began = time.monotonic()
+        load.start()
+        try:
+            while (elapsed := time.monotonic() - began) < seconds:
+                time.sleep(min(every_s, max(0.0, seconds - elapsed)))
+                workers = stack.live_workers()
+                sample = SoakSample(
+                    round(time.monotonic() - began, 1),
+                    round(sum(current_rss_mb(w.process.pid) for w in workers), 1),
+                    round(current_rss_mb(stack.writer.process.pid), 1) if stack.writer else 0.0,
+                    stack.lag(TRANSFER_LOGS.name) + stack.lag(EGRESS_FLOWS.name),
+                    stack.lag("evidence.rows", stack.app_id + GROUP_SUFFIX),
+                    load.sent,
+                )
+                samples.append(sample)
+                with csv.open("a") as handle:
+                    handle.write(",".join(str(v) for v in vars(sample).values()) + "\n")
+                report(
+                    f"{sample.elapsed_s:>8.0f} s  worker {sample.worker_rss_mb:7.1f} MB  "
+                    f"writer {sample.writer_rss_mb:7.1f} MB  lag {sample.lag_records:>8,}  "
+                    f"store lag {sample.writer_lag:>6,}  sent {sample.sent:>10,}"
+                )
+        finally:
+            load.stopping.set()
+            load.join()
+    return samples

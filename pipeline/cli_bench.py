@@ -28,6 +28,12 @@ def bench(
     data_dir: Annotated[Path, typer.Option(help="Scratch directory (emptied first).")] = Path(
         ".data/bench"
     ),
+    soak: Annotated[
+        float | None,
+        typer.Option(help="Soak mode: run S seconds at --rate, sampling RSS and lag (not in CI)."),
+    ] = None,
+    rate: Annotated[float, typer.Option(min=1, help="Soak mode: records per second.")] = 2000,
+    sample_every: Annotated[float, typer.Option(min=1, help="Soak mode: seconds per sample.")] = 30,
 ) -> None:
     """Measure the real worker against a bare consumer; last stdout line: JSON figures."""
     import shutil
@@ -36,23 +42,37 @@ def bench(
     from rich.console import Console
     from rich.table import Table
 
-    from pipeline.bench import BenchOptions, run_bench
+    from pipeline.bench import BenchOptions, run_bench, run_soak
 
     err = Console(stderr=True)
     shutil.rmtree(data_dir, ignore_errors=True)
-    result = run_bench(
-        BenchOptions(
-            data_dir=data_dir,
-            duration_s=duration,
-            records_per_message=records_per_message,
-            enterprises=enterprises,
-            filings=filings,
-            workers=workers,
-            flows=flows,
-            logs=logs,
-        ),
-        lambda line: err.print(f"[dim]bench[/dim] {line}"),
+    options = BenchOptions(
+        data_dir=data_dir,
+        duration_s=duration,
+        records_per_message=records_per_message,
+        enterprises=enterprises,
+        filings=filings,
+        workers=workers,
+        flows=flows,
+        logs=logs,
     )
+    report = lambda line: err.print(f"[dim]bench[/dim] {line}")  # noqa: E731
+    if soak is not None:
+        samples = run_soak(options, soak, rate, sample_every, report)
+        first, last = samples[0], samples[-1]
+        summary = {
+            "soak_s": soak,
+            "rate": rate,
+            "samples": len(samples),
+            "worker_rss_first_mb": first.worker_rss_mb,
+            "worker_rss_last_mb": last.worker_rss_mb,
+            "worker_rss_max_mb": max(s.worker_rss_mb for s in samples),
+            "max_lag_records": max(s.lag_records for s in samples),
+            "csv": str(data_dir / "soak.csv"),
+        }
+        sys.stdout.write(orjson.dumps(summary).decode() + "\n")
+        return
+    result = run_bench(options, report)
     summary = result.summary()
     table = Table(title=f"xbmon bench: {workers} worker(s), {records_per_message} records/message")
     table.add_column("measure")
