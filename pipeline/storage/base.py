@@ -44,7 +44,17 @@ from schemas.types import RequiredPath
 
 #: Tables callers write to; `schema_migrations` is written by `ensure_schema` only.
 DATA_TABLES: Final = frozenset(
-    {"transfers", "flow_windows", "findings", "deadletters", "alerts", "alert_actions", "scores"}
+    {
+        "transfers",
+        "flow_windows",
+        "findings",
+        "deadletters",
+        "alerts",
+        "alert_actions",
+        "scores",
+        "enterprises",
+        "filings",
+    }
 )
 MIGRATIONS_TABLE: Final = "schema_migrations"
 

@@ -251,6 +251,8 @@ def test_ensure_schema_is_idempotent_and_recorded(make_store: StoreFactory) -> N
         "alert_actions": "MergeTree",  # append-only responder actions
         "alerts": "ReplacingMergeTree",
         "deadletters": "ReplacingMergeTree",
+        "enterprises": "ReplacingMergeTree",  # reference register (007)
+        "filings": "ReplacingMergeTree",
         "findings": "ReplacingMergeTree",
         "scores": "ReplacingMergeTree",
         "flow_windows": "ReplacingMergeTree",
