@@ -144,6 +144,8 @@ def store_world(store: EvidenceStore, world: World, settings: Settings | None = 
         out = ctx.process_transfers(messages)
         out.deadletters.extend(dead)
         write(out, messages)
+        # The daily decay re-score, a minute later: scores are keyed by (enterprise, time).
+        clock.now += timedelta(minutes=1)
         write(ctx.rescore([e.enterprise_id for e in world.enterprises], "decay"), [])
 
     # End of input: event time passes every window's end plus the grace period.
