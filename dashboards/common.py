@@ -15,6 +15,7 @@ from grafana_foundation_sdk.builders import piechart, prometheus, stat, table, t
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import piechart as piechart_models
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
 from dashboards.queries import sql
@@ -82,6 +83,23 @@ def promql(expr: str, legend: str, ref_id: str = "A") -> prometheus.Dataquery:
     )
 
 
+def _legend() -> common_builders.VizLegendOptions:
+    return (
+        common_builders.VizLegendOptions()
+        .display_mode(common_models.LegendDisplayMode.LIST)
+        .placement(common_models.LegendPlacement.BOTTOM)
+        .show_legend(True)
+    )
+
+
+def _tooltip() -> common_builders.VizTooltipOptions:
+    return (
+        common_builders.VizTooltipOptions()
+        .mode(common_models.TooltipDisplayMode.MULTI)
+        .sort(common_models.SortOrder.DESCENDING)
+    )
+
+
 def sql_timeseries(
     name: str, title: str, description: str, unit: str = "short", stacked: bool = True
 ) -> timeseries.Panel:
@@ -91,6 +109,8 @@ def sql_timeseries(
         .description(description)
         .datasource(CLICKHOUSE)
         .with_target(clickhouse(name, "timeseries"))
+        .legend(_legend())
+        .tooltip(_tooltip())
         .unit(unit)
         .fill_opacity(30 if stacked else 10)
         .height(8)
@@ -109,6 +129,7 @@ def sql_table(name: str, title: str, description: str, span: int = 12) -> table.
         .description(description)
         .datasource(CLICKHOUSE)
         .with_target(clickhouse(name, "table"))
+        .show_header(True)
         .height(9)
         .span(span)
     )
@@ -121,6 +142,8 @@ def sql_stat(name: str, title: str, description: str) -> stat.Panel:
         .description(description)
         .datasource(CLICKHOUSE)
         .with_target(clickhouse(name, "table"))
+        .graph_mode(common_models.BigValueGraphMode.NONE)
+        .reduce_options(common_builders.ReduceDataOptions().values(False).calcs(["lastNotNull"]))
         .height(4)
         .span(24)
     )
@@ -133,6 +156,9 @@ def sql_pie(name: str, title: str, description: str, span: int = 6) -> piechart.
         .description(description)
         .datasource(CLICKHOUSE)
         .with_target(clickhouse(name, "table"))
+        .pie_type(piechart_models.PieChartType.DONUT)
+        .tooltip(_tooltip())
+        .reduce_options(common_builders.ReduceDataOptions().values(True).calcs(["lastNotNull"]))
         .height(9)
         .span(span)
     )
@@ -146,6 +172,8 @@ def prom_timeseries(
         .title(title)
         .description(description)
         .datasource(PROMETHEUS)
+        .legend(_legend())
+        .tooltip(_tooltip())
         .unit(unit)
         .fill_opacity(10)
         .height(8)
