@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from pipeline import cli_dashboards
+
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor."
 )
@@ -23,6 +25,7 @@ spotcheck_app = typer.Typer(no_args_is_help=True, help='The "double random" spot
 app.add_typer(spotcheck_app, name="spotcheck")
 enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's supervision.")
 app.add_typer(enterprise_app, name="enterprise")
+cli_dashboards.register(app)  # `xbmon report`, `xbmon dashboards build`
 
 DataDirOption = Annotated[
     Path,
