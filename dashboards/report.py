@@ -251,6 +251,9 @@ def panel_html(data: PanelData, period: tuple[datetime, datetime]) -> str:
     )
 
 
+#: The page may load nothing: a browser blocks (and reports on its console) any fetch.
+CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
 CSS: Final = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC",sans-serif;
 margin:0;background:#f4f5f7;color:#1d232b}
@@ -285,6 +288,7 @@ def render(panels: Sequence[PanelData], start: datetime, end: datetime, generate
     span = f"{human(start)} – {human(end)}"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(TITLE)} · {_e(span)}</title><style>{CSS}</style></head><body>"
         f"<header><h1>{_e(TITLE)}</h1><p>{_e(span)} · generated {_e(human(generated))} "
