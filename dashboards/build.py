@@ -56,6 +56,9 @@ def stale(directory: Path = JSON_DIR) -> list[str]:
     """Files in `directory` that differ from what the generator makes (or are missing/extra)."""
     expected = rendered()
     present = {p.name for p in directory.glob("*.json")}
-    out = sorted(n for n, t in expected.items() if not (directory / n).is_file()
-                 or (directory / n).read_text(encoding="utf-8") != t)
+    out = sorted(
+        n
+        for n, t in expected.items()
+        if not (directory / n).is_file() or (directory / n).read_text(encoding="utf-8") != t
+    )
     return out + sorted(present - set(expected))

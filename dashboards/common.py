@@ -117,7 +117,9 @@ def sql_timeseries(
         .span(12)
     )
     if stacked:
-        panel = panel.stacking(common_builders.StackingConfig().mode(common_models.StackingMode.NORMAL))
+        panel = panel.stacking(
+            common_builders.StackingConfig().mode(common_models.StackingMode.NORMAL)
+        )
         panel = panel.draw_style(common_models.GraphDrawStyle.BARS)
     return panel
 

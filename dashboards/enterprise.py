@@ -35,12 +35,16 @@ def profile() -> cogbuilder.Builder[Panel]:
 
 
 def score_history() -> cogbuilder.Builder[Panel]:
-    return sql_timeseries(
-        "enterprise/score_history",
-        "Credit and risk",
-        "Every score computed in the period (0-100 each); the tier is the worse of the two.",
-        stacked=False,
-    ).min(0).max(100)
+    return (
+        sql_timeseries(
+            "enterprise/score_history",
+            "Credit and risk",
+            "Every score computed in the period (0-100 each); the tier is the worse of the two.",
+            stacked=False,
+        )
+        .min(0)
+        .max(100)
+    )
 
 
 def contribution_history() -> cogbuilder.Builder[Panel]:

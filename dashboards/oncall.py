@@ -73,7 +73,11 @@ def store_writes() -> cogbuilder.Builder[Panel]:
         "Rows written per table, and failed (retried) writes: failures with no rows mean the "
         "spool (evidence.rows) is growing.",
         [
-            promql("sum by (table) (rate(xbmon_store_rows_total[$__rate_interval]))", "rows {{table}}", "A"),
+            promql(
+                "sum by (table) (rate(xbmon_store_rows_total[$__rate_interval]))",
+                "rows {{table}}",
+                "A",
+            ),
             promql(
                 "sum by (table) (rate(xbmon_store_write_failures_total[$__rate_interval]))",
                 "failures {{table}}",

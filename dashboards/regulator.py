@@ -12,7 +12,7 @@ from typing import Final, Literal
 
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog import builder as cogbuilder
-from grafana_foundation_sdk.models.dashboard import Dashboard, Panel
+from grafana_foundation_sdk.models.dashboard import Dashboard, DashboardLinkType, Panel
 
 from dashboards.common import (
     database_variable,
@@ -49,62 +49,95 @@ def _spec(query: str, kind: Kind, title: str, description: str, unit: str = "sho
 
 
 SUMMARY = _spec(
-    "summary", "stat", "The period at a glance",
+    "summary",
+    "stat",
+    "The period at a glance",
     "Transfers declared, individuals, bytes, enterprises exporting, findings.",
 )
 TRANSFERS_BY_COUNTRY = _spec(
-    "transfers_by_country", "timeseries", "Transfers by destination country",
+    "transfers_by_country",
+    "timeseries",
+    "Transfers by destination country",
     "Declared transfers per interval; the 8 countries with most bytes, the rest as other.",
 )
 INDIVIDUALS_BY_COUNTRY = _spec(
-    "individuals_by_country", "timeseries", "Individuals by destination country",
+    "individuals_by_country",
+    "timeseries",
+    "Individuals by destination country",
     "Subjects plus sensitive subjects of the transfers, per interval.",
 )
 BYTES_BY_COUNTRY = _spec(
-    "bytes_by_country", "timeseries", "Bytes leaving by destination country",
-    "Declared bytes per interval.", "bytes",
+    "bytes_by_country",
+    "timeseries",
+    "Bytes leaving by destination country",
+    "Declared bytes per interval.",
+    "bytes",
 )
 TRANSFERS_BY_SECTOR = _spec(
-    "transfers_by_sector", "timeseries", "Transfers by sector",
+    "transfers_by_sector",
+    "timeseries",
+    "Transfers by sector",
     "Declared transfers per interval, by the exporter's registered sector.",
 )
 INDIVIDUALS_BY_SECTOR = _spec(
-    "individuals_by_sector", "timeseries", "Individuals by sector",
+    "individuals_by_sector",
+    "timeseries",
+    "Individuals by sector",
     "Subjects plus sensitive subjects, by the exporter's sector.",
 )
 BYTES_BY_SECTOR = _spec(
-    "bytes_by_sector", "timeseries", "Bytes leaving by sector",
-    "Declared bytes per interval, by the exporter's sector.", "bytes",
+    "bytes_by_sector",
+    "timeseries",
+    "Bytes leaving by sector",
+    "Declared bytes per interval, by the exporter's sector.",
+    "bytes",
 )
 FINDINGS_BY_RULE = _spec(
-    "findings_by_rule", "timeseries", "Findings by rule",
+    "findings_by_rule",
+    "timeseries",
+    "Findings by rule",
     "Findings per interval by rule id (event time of what each finding is about).",
 )
 FINDINGS_BY_SEVERITY = _spec(
-    "findings_by_severity", "timeseries", "Findings by severity", "Findings per interval by severity."
+    "findings_by_severity",
+    "timeseries",
+    "Findings by severity",
+    "Findings per interval by severity.",
 )
 ENTERPRISES_BY_TIER = _spec(
-    "enterprises_by_tier", "pie", "Enterprises by tier",
+    "enterprises_by_tier",
+    "pie",
+    "Enterprises by tier",
     "Each enterprise's tier from its latest score at the end of the period.",
 )
 TIER_MOVEMENTS = _spec(
-    "tier_movements", "table", "Tier movements",
+    "tier_movements",
+    "table",
+    "Tier movements",
     "Moves from one supervision tier to another in the period.",
 )
 TOP_RISK = _spec(
-    "top_risk", "table", "Top enterprises by risk",
+    "top_risk",
+    "table",
+    "Top enterprises by risk",
     "The 20 riskiest enterprises at the end of the period, with tier, credit and findings.",
 )
 FILINGS_EXPIRING = _spec(
-    "filings_expiring", "table", "Filings expiring within 30 days",
+    "filings_expiring",
+    "table",
+    "Filings expiring within 30 days",
     "Valid filings whose validity ends within 30 days after the end of the period.",
 )
 UNDECLARED_EGRESS = _spec(
-    "undeclared_egress", "table", "Undeclared egress by enterprise and country",
+    "undeclared_egress",
+    "table",
+    "Undeclared egress by enterprise and country",
     "Bytes the probes observed beyond what the enterprise declared, per destination.",
 )
 DEADLETTERS = _spec(
-    "deadletters", "timeseries", "Dead-letter volume",
+    "deadletters",
+    "timeseries",
+    "Dead-letter volume",
     "Records refused at the door, by input topic and the field that failed.",
 )
 
@@ -212,11 +245,11 @@ def dashboard() -> Dashboard:
         "store. The same queries make `xbmon report`.",
         "now-7d",
     ).with_variable(database_variable())
-    for _spec_, panel in PANELS:
+    for _, panel in PANELS:
         board = board.with_panel(panel())
     return board.link(
         dash.DashboardLink("Enterprise drill-down")
-        .type("dashboards")
+        .type(DashboardLinkType.DASHBOARDS)
         .tags(["xbmon"])
         .as_dropdown(True)
         .keep_time(True)

@@ -8,11 +8,13 @@ view time. Hover text comes from SVG `<title>` elements.
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from typing import Any, Final
 
 from dashboards.macros import TimeRange
@@ -34,12 +36,25 @@ INTERVALS: Final = (
 MAX_BUCKETS: Final = 60
 MAX_TABLE_ROWS: Final = 25
 PALETTE: Final = (
-    "#3b6fb6", "#e07b39", "#4c9f70", "#c8453b", "#8a63b8", "#a0785a", "#d66fb0", "#6f7f8f",
-    "#b5b23a", "#3aa6b5", "#274b7a", "#f2b134",
+    "#3b6fb6",
+    "#e07b39",
+    "#4c9f70",
+    "#c8453b",
+    "#8a63b8",
+    "#a0785a",
+    "#d66fb0",
+    "#6f7f8f",
+    "#b5b23a",
+    "#3aa6b5",
+    "#274b7a",
+    "#f2b134",
 )
 TIER_COLOURS: Final = {"A": "#4c9f70", "B": "#3b6fb6", "C": "#e0a039", "D": "#c8453b"}
 SEVERITY_COLOURS: Final = {
-    "info": "#8e9aa6", "low": "#3b6fb6", "medium": "#e0a039", "high": "#e07b39",
+    "info": "#8e9aa6",
+    "low": "#3b6fb6",
+    "medium": "#e0a039",
+    "high": "#e07b39",
     "critical": "#c8453b",
 }
 
@@ -106,11 +121,11 @@ def _colour(name: str, index: int) -> str:
 def _nice_max(value: float) -> float:
     if value <= 0:
         return 1.0
-    magnitude = 10 ** math.floor(math.log10(value))
+    magnitude = 10.0 ** math.floor(math.log10(value))
     for step in (1, 2, 2.5, 5, 10):
         if value <= step * magnitude:
-            return step * magnitude
-    return 10 * magnitude  # pragma: no cover
+            return float(step * magnitude)
+    return 10.0 * magnitude  # pragma: no cover
 
 
 # -- charts -------------------------------------------------------------------------------
@@ -137,9 +152,11 @@ def stacked_bars(result: Result, unit: str, period: tuple[datetime, datetime]) -
     start, end = period
     span = max((end - start).total_seconds(), 1.0)
     times = list(buckets)
-    step = min(
-        (b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)
-    ) if len(times) > 1 else span / MAX_BUCKETS
+    step = (
+        min((b - a).total_seconds() for a, b in itertools.pairwise(times))
+        if len(times) > 1
+        else span / MAX_BUCKETS
+    )
     bar_w = max(plot_w * step / span * 0.85, 1.5)
     parts = [
         f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
@@ -149,7 +166,10 @@ def stacked_bars(result: Result, unit: str, period: tuple[datetime, datetime]) -
         y = top + plot_h - plot_h * i / 4
         label = human(top_value * i / 4, value_col, unit)
         parts.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">{_e(label)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" class="axis" text-anchor="end">'
+            f"{_e(label)}</text>"
+        )
     for t, bucket in buckets.items():
         x = left + plot_w * (t - start).total_seconds() / span
         y = top + plot_h
@@ -171,14 +191,19 @@ def stacked_bars(result: Result, unit: str, period: tuple[datetime, datetime]) -
     while day <= end:
         if day >= start and index % every == 0:
             x = left + plot_w * (day - start).total_seconds() / span
-            parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" class="tick"/>')
-            parts.append(f'<text x="{x:.1f}" y="{height - 10}" class="axis" text-anchor="middle">{day:%m-%d}</text>')
+            parts.append(
+                f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" class="tick"/>'
+            )
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - 10}" class="axis" text-anchor="middle">'
+                f"{day:%m-%d}</text>"
+            )
         day += timedelta(days=1)
         index += 1
     parts.append("</svg>")
     legend = "".join(
         f'<span class="key"><i style="background:{_colour(n, i)}"></i>{_e(n)} '
-        f'<small>{_e(human(totals[n], value_col, unit))}</small></span>'
+        f"<small>{_e(human(totals[n], value_col, unit))}</small></span>"
         for i, n in enumerate(names)
     )
     return "".join(parts) + f'<div class="legend">{legend}</div>'
@@ -206,11 +231,15 @@ def stats(result: Result) -> str:
     if not result.rows:
         return '<p class="empty">No data in this period.</p>'
     row = result.rows[0]
-    return '<div class="stats">' + "".join(
-        f'<div class="stat"><b>{_e(human(row[name], name))}</b>'
-        f'<span>{_e(name.replace("_", " "))}</span></div>'
-        for name, _ in result.columns
-    ) + "</div>"
+    return (
+        '<div class="stats">'
+        + "".join(
+            f'<div class="stat"><b>{_e(human(row[name], name))}</b>'
+            f"<span>{_e(name.replace('_', ' '))}</span></div>"
+            for name, _ in result.columns
+        )
+        + "</div>"
+    )
 
 
 def table(result: Result) -> str:
@@ -220,18 +249,21 @@ def table(result: Result) -> str:
     body = []
     for row in result.rows[:MAX_TABLE_ROWS]:
         cells = []
-        for name, kind in result.columns:
+        for name, _kind in result.columns:
             value = row[name]
             numeric = isinstance(value, int | float) and not isinstance(value, bool)
             css = ' class="num"' if numeric else ""
             if name == "tier" and value in TIER_COLOURS:
-                cells.append(f'<td><span class="tier" style="background:{TIER_COLOURS[value]}">{_e(value)}</span></td>')
+                cells.append(
+                    f'<td><span class="tier" style="background:{TIER_COLOURS[value]}">'
+                    f"{_e(value)}</span></td>"
+                )
             else:
                 cells.append(f"<td{css}>{_e(human(value, name))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = len(result.rows) - MAX_TABLE_ROWS
     note = f'<p class="more">and {more} more rows</p>' if more > 0 else ""
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>{note}'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
 
 
 def panel_html(data: PanelData, period: tuple[datetime, datetime]) -> str:
@@ -254,31 +286,7 @@ def panel_html(data: PanelData, period: tuple[datetime, datetime]) -> str:
 #: The page may load nothing: a browser blocks (and reports on its console) any fetch.
 CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
-CSS: Final = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","PingFang SC",sans-serif;
-margin:0;background:#f4f5f7;color:#1d232b}
-header{background:#1d2a3a;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
-header p{margin:4px 0 0;color:#c6d0dc;font-size:13px}
-main{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:14px;padding:16px 20px}
-.panel{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:12px 14px;min-width:0}
-.panel.wide{grid-column:1/-1}.panel h2{font-size:15px;margin:0 0 2px}
-.desc{color:#5b6672;font-size:12px;margin:0 0 8px}
-svg .grid{stroke:#e6e9ed;stroke-width:1}svg .tick{stroke:#f0f2f4}svg .axis{font-size:10px;fill:#5b6672}
-.legend{display:flex;flex-wrap:wrap;gap:4px 12px;font-size:11px;margin-top:4px}
-.key i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:-1px}
-.key small{color:#5b6672}
-table{border-collapse:collapse;width:100%;font-size:12px}
-th{text-align:left;background:#eef1f4;padding:5px 6px;border-bottom:1px solid #d5dae0;white-space:nowrap}
-td{padding:4px 6px;border-bottom:1px solid #eef0f2;vertical-align:top;overflow-wrap:anywhere}
-td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-.tier{color:#fff;border-radius:3px;padding:0 6px;font-weight:600}
-.stats{display:flex;flex-wrap:wrap;gap:10px}.stat{flex:1 1 140px;background:#f7f9fb;
-border-radius:6px;padding:10px 12px}.stat b{display:block;font-size:22px}.stat span{font-size:12px;color:#5b6672}
-.hbar{display:flex;align-items:center;gap:8px;font-size:12px;margin:6px 0}
-.hlabel{width:70px}.htrack{flex:1;background:#eef1f4;border-radius:3px;height:16px}
-.hfill{display:block;height:16px;border-radius:3px}.hvalue{width:50px;text-align:right}
-.empty,.more{color:#5b6672;font-size:12px}footer{padding:8px 28px 20px;color:#5b6672;font-size:11px}
-"""
+CSS: Final = resources.files("dashboards").joinpath("report.css").read_text(encoding="utf-8")
 
 
 def render(panels: Sequence[PanelData], start: datetime, end: datetime, generated: datetime) -> str:
@@ -287,7 +295,7 @@ def render(panels: Sequence[PanelData], start: datetime, end: datetime, generate
     body = "".join(panel_html(p, period) for p in panels)
     span = f"{human(start)} – {human(end)}"
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{_e(TITLE)} · {_e(span)}</title><style>{CSS}</style></head><body>"

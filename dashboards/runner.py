@@ -27,9 +27,7 @@ def run_panel(
     store: EvidenceStore, text: str, period: TimeRange, variables: Mapping[str, str]
 ) -> Result:
     sql = expand(text, period, {"database": store.database, **variables})
-    columns = [
-        (str(c["name"]), str(c["type"])) for c in store.query(f"DESCRIBE ({sql.rstrip()})")
-    ]
+    columns = [(str(c["name"]), str(c["type"])) for c in store.query(f"DESCRIBE ({sql.rstrip()})")]
     rows = store.query(sql)
     epoch = [name for name, kind in columns if kind.startswith("DateTime(") or kind == "DateTime"]
     for row in rows:

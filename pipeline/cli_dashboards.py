@@ -22,7 +22,9 @@ def parse_bound(text: str, *, end: bool) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime") from None
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime"
+        ) from None
     if len(text) == 10:  # a bare date
         from pipeline.config import default_rules_config
 

@@ -249,7 +249,9 @@ class Stack:
             "reference records to be applied",
         )
         # The register rows for the store (dashboards, report); the store writer catches up.
-        self.produce((t, k, v, None) for t, k, v in reference_row_messages(records, datetime.now(UTC)))
+        self.produce(
+            (t, k, v, None) for t, k, v in reference_row_messages(records, datetime.now(UTC))
+        )
 
     def findings(self) -> list[Finding]:
         """Every finding on the findings topic so far."""

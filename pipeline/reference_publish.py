@@ -52,7 +52,10 @@ def publish_reference(
     published: Counter[str] = Counter()
     try:
         now = datetime.now(UTC)
-        for topic, key, value in [*reference_messages(records), *reference_row_messages(records, now)]:
+        for topic, key, value in [
+            *reference_messages(records),
+            *reference_row_messages(records, now),
+        ]:
             producer.send(topic, key=key, value=value)
             published[topic] += 1
         producer.flush()

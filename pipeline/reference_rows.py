@@ -16,9 +16,9 @@ from pydantic import BaseModel
 
 from pipeline.config import RulesConfig, default_rules_config
 from pipeline.rules.filings import validity_end
-from pipeline.store_writer import row_messages
 from pipeline.storage.base import encode_rows
 from pipeline.storage.sql import format_datetime_utc
+from pipeline.store_writer import row_messages
 from pipeline.topics import EVIDENCE_ROWS
 from schemas.models import Enterprise, Filing
 

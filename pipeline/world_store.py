@@ -82,7 +82,9 @@ def _chunks(values: Sequence[bytes], size: int) -> Iterator[Sequence[bytes]]:
         yield values[start : start + size]
 
 
-def store_world(store: EvidenceStore, world: World, settings: Settings | None = None) -> Counter[str]:
+def store_world(
+    store: EvidenceStore, world: World, settings: Settings | None = None
+) -> Counter[str]:
     """Run `world` through a worker context into `store`; returns rows written per table."""
     settings = settings or Settings()
     partitions = settings.kafka.partitions

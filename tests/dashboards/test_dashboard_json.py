@@ -30,7 +30,11 @@ def lost(ours: Any, theirs: Any, path: str = "") -> list[str]:
     if isinstance(ours, list):
         if not isinstance(theirs, list) or len(ours) != len(theirs):
             return [path]
-        return [p for i, (a, b) in enumerate(zip(ours, theirs, strict=True)) for p in lost(a, b, f"{path}[{i}]")]
+        return [
+            p
+            for i, (a, b) in enumerate(zip(ours, theirs, strict=True))
+            for p in lost(a, b, f"{path}[{i}]")
+        ]
     return [] if ours == theirs else [f"{path}: {ours!r} != {theirs!r}"]
 
 
@@ -39,7 +43,9 @@ def test_committed_json_is_what_the_generator_makes() -> None:
     assert stale() == [], "run `python -m dashboards` and commit dashboards/json/"
 
 
-def test_check_mode_reports_a_stale_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_mode_reports_a_stale_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     write(tmp_path)
     assert stale(tmp_path) == []
     target = tmp_path / "xbmon-oncall.json"
@@ -71,9 +77,12 @@ def test_panels_are_placed_identified_and_use_provisioned_sources(uid: str) -> N
     for panel in panels:
         assert panel["title"] and panel["description"]
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
-        area = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
-                for y in range(grid["y"], grid["y"] + grid["h"])}
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
+        area = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
         assert not area & cells, f"{panel['title']} overlaps another panel"
         cells |= area
         assert panel["targets"]

@@ -64,9 +64,14 @@ def tool(name: str) -> str:
 
 def test_the_on_call_dashboard_has_prometheus_queries() -> None:
     titles = {title.rsplit(" ", 1)[0] for title, _ in TARGETS}
-    assert {"Throughput by topic", "Processing latency p50 / p99", "Consumer lag",
-            "Dead letters by reason", "Store writes and failures",
-            "Alerts open by severity and tier"} <= titles
+    assert {
+        "Throughput by topic",
+        "Processing latency p50 / p99",
+        "Consumer lag",
+        "Dead letters by reason",
+        "Store writes and failures",
+        "Alerts open by severity and tier",
+    } <= titles
 
 
 def test_promtool_accepts_every_expression(tmp_path: Path) -> None:

@@ -37,7 +37,12 @@ def xbmon(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -51,9 +56,17 @@ def chromium() -> str:
 def screenshot(page: Path, png: Path, size: str = "1280,3600") -> list[str]:
     """Load the page headless, save a screenshot; the browser console's lines."""
     done = subprocess.run(
-        [chromium(), *CHROMIUM_FLAGS, f"--screenshot={png}", f"--window-size={size}",
-         page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            chromium(),
+            *CHROMIUM_FLAGS,
+            f"--screenshot={png}",
+            f"--window-size={size}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     return [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
@@ -78,12 +91,31 @@ class _Tags(HTMLParser):
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = tmp_path_factory.mktemp("report")
-    filled = xbmon("dashboards", "demo", "--data-dir", str(data_dir), "--enterprises", "40",
-                   "--days", "5", "--seed", "7")
+    filled = xbmon(
+        "dashboards",
+        "demo",
+        "--data-dir",
+        str(data_dir),
+        "--enterprises",
+        "40",
+        "--days",
+        "5",
+        "--seed",
+        "7",
+    )
     assert filled.returncode == 0, filled.stderr
     out = data_dir / "report.html"
-    made = xbmon("report", "--from", "2025-03-03", "--to", "2025-03-07", "--out", str(out),
-                 "--data-dir", str(data_dir))
+    made = xbmon(
+        "report",
+        "--from",
+        "2025-03-03",
+        "--to",
+        "2025-03-07",
+        "--out",
+        str(out),
+        "--data-dir",
+        str(data_dir),
+    )
     assert made.returncode == 0, made.stderr
     return out
 
@@ -129,10 +161,28 @@ def test_the_console_check_catches_errors_and_blocked_fetches(tmp_path: Path) ->
 
 
 def test_bad_periods_get_a_clear_error(tmp_path: Path) -> None:
-    reversed_ = xbmon("report", "--from", "2025-03-07", "--to", "2025-03-01",
-                      "--out", str(tmp_path / "r.html"), "--data-dir", str(tmp_path))
+    reversed_ = xbmon(
+        "report",
+        "--from",
+        "2025-03-07",
+        "--to",
+        "2025-03-01",
+        "--out",
+        str(tmp_path / "r.html"),
+        "--data-dir",
+        str(tmp_path),
+    )
     assert reversed_.returncode != 0 and "--to must be after --from" in reversed_.stderr
-    garbled = xbmon("report", "--from", "March", "--to", "2025-03-01",
-                    "--out", str(tmp_path / "r.html"), "--data-dir", str(tmp_path))
+    garbled = xbmon(
+        "report",
+        "--from",
+        "March",
+        "--to",
+        "2025-03-01",
+        "--out",
+        str(tmp_path / "r.html"),
+        "--data-dir",
+        str(tmp_path),
+    )
     assert garbled.returncode != 0 and "is not a date" in garbled.stderr
     assert not (tmp_path / "r.html").exists()
