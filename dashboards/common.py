@@ -16,7 +16,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import piechart as piechart_models
-from grafana_foundation_sdk.models.dashboard import DataSourceRef
+from grafana_foundation_sdk.models.dashboard import DataSourceRef, DynamicConfigValue
 
 from dashboards.queries import sql
 
@@ -135,6 +135,19 @@ def sql_table(name: str, title: str, description: str, span: int = 12) -> table.
         .height(9)
         .span(span)
     )
+
+
+#: The enterprise drill-down's uid and variable (links from other dashboards' tables).
+ENTERPRISE_UID: Final = "xbmon-enterprise"
+
+
+def link_enterprise(panel: table.Panel, column: str = "enterprise_id") -> table.Panel:
+    """Make the column's values open the enterprise drill-down on that enterprise."""
+    link = {
+        "title": "Enterprise drill-down",
+        "url": f"/d/{ENTERPRISE_UID}?var-enterprise=${{__value.raw}}&${{__url_time_range}}",
+    }
+    return panel.override_by_name(column, [DynamicConfigValue("links", [link])])
 
 
 def sql_stat(name: str, title: str, description: str) -> stat.Panel:

@@ -12,6 +12,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, VariableRe
 
 from dashboards.common import (
     CLICKHOUSE,
+    ENTERPRISE_UID,
     database_variable,
     new_dashboard,
     sql_table,
@@ -19,7 +20,7 @@ from dashboards.common import (
 )
 from dashboards.queries import sql
 
-UID: Final = "xbmon-enterprise"
+UID: Final = ENTERPRISE_UID
 TITLE: Final = "xbmon / Enterprise drill-down"
 VARIABLE: Final = "enterprise"
 VARIABLE_QUERY: Final = "enterprise/enterprise_options"

@@ -16,6 +16,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard, DashboardLinkType
 
 from dashboards.common import (
     database_variable,
+    link_enterprise,
     new_dashboard,
     sql_pie,
     sql_stat,
@@ -199,17 +200,17 @@ def tier_movements() -> cogbuilder.Builder[Panel]:
 
 def top_risk() -> cogbuilder.Builder[Panel]:
     s = TOP_RISK
-    return sql_table(s.query, s.title, s.description, span=12)
+    return link_enterprise(sql_table(s.query, s.title, s.description, span=12))
 
 
 def filings_expiring() -> cogbuilder.Builder[Panel]:
     s = FILINGS_EXPIRING
-    return sql_table(s.query, s.title, s.description, span=12)
+    return link_enterprise(sql_table(s.query, s.title, s.description, span=12))
 
 
 def undeclared_egress() -> cogbuilder.Builder[Panel]:
     s = UNDECLARED_EGRESS
-    return sql_table(s.query, s.title, s.description, span=12)
+    return link_enterprise(sql_table(s.query, s.title, s.description, span=12))
 
 
 def deadletters() -> cogbuilder.Builder[Panel]:

@@ -102,3 +102,21 @@ def test_grafana_provisions_the_generated_dashboards() -> None:
     assert mounts["./dashboards/json"] == entry["options"]["path"]
     assert mounts["./deploy/grafana/provisioning"] == "/etc/grafana/provisioning"
     assert entry["type"] == "file" and entry["allowUiUpdates"] is False
+
+
+def test_enterprise_links_open_the_drill_down_on_that_enterprise() -> None:
+    drill_down = BOARDS["xbmon-enterprise"]
+    variables = {v["name"] for v in drill_down["templating"]["list"]}
+    urls = [
+        link["url"]
+        for panel in BOARDS["xbmon-regulator"]["panels"]
+        for override in panel["fieldConfig"]["overrides"]
+        for prop in override["properties"]
+        if prop["id"] == "links"
+        for link in prop["value"]
+    ]
+    assert len(urls) == 3  # top risk, filings expiring, undeclared egress
+    for url in urls:
+        path, query = url.split("?", 1)
+        assert path == f"/d/{drill_down['uid']}"
+        assert query.split("=", 1)[0].removeprefix("var-") in variables
