@@ -120,3 +120,19 @@ def test_enterprise_links_open_the_drill_down_on_that_enterprise() -> None:
         path, query = url.split("?", 1)
         assert path == f"/d/{drill_down['uid']}"
         assert query.split("=", 1)[0].removeprefix("var-") in variables
+
+
+def test_the_database_constant_is_the_one_compose_writes_to() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    written = {
+        str(service["environment"]["XBMON_CLICKHOUSE__DATABASE"])
+        for service in compose["services"].values()
+        if isinstance(service.get("environment"), dict)
+        and "XBMON_CLICKHOUSE__DATABASE" in service["environment"]
+    }
+    [source] = yaml.safe_load((PROVISIONING / "datasources" / "clickhouse.yml").read_text())[
+        "datasources"
+    ]
+    for uid in ("xbmon-regulator", "xbmon-enterprise"):
+        [constant] = [v for v in BOARDS[uid]["templating"]["list"] if v["name"] == "database"]
+        assert written == {constant["query"]} == {source["jsonData"]["defaultDatabase"]}
