@@ -32,6 +32,9 @@ TAGS: Final = ["xbmon"]
 FORMAT_TIME_SERIES: Final = 0
 FORMAT_TABLE: Final = 1
 
+#: Table and stat columns shown in bytes (IEC units), as the report does.
+BYTES_COLUMNS: Final = ".*bytes$"
+
 QueryType = Literal["timeseries", "table"]
 
 
@@ -131,6 +134,7 @@ def sql_table(name: str, title: str, description: str, span: int = 12) -> table.
         .description(description)
         .datasource(CLICKHOUSE)
         .with_target(clickhouse(name, "table"))
+        .override_by_regexp(BYTES_COLUMNS, [DynamicConfigValue("unit", "bytes")])
         .show_header(True)
         .height(9)
         .span(span)
@@ -157,6 +161,7 @@ def sql_stat(name: str, title: str, description: str) -> stat.Panel:
         .description(description)
         .datasource(CLICKHOUSE)
         .with_target(clickhouse(name, "table"))
+        .override_by_regexp(BYTES_COLUMNS, [DynamicConfigValue("unit", "bytes")])
         .graph_mode(common_models.BigValueGraphMode.NONE)
         .reduce_options(common_builders.ReduceDataOptions().values(False).calcs(["lastNotNull"]))
         .height(4)
