@@ -251,7 +251,7 @@ def test_ensure_schema_is_idempotent_and_recorded(make_store: StoreFactory) -> N
         "alert_actions": "MergeTree",  # append-only responder actions
         "alerts": "ReplacingMergeTree",
         "deadletters": "ReplacingMergeTree",
-        "enterprises": "ReplacingMergeTree",  # reference register (007)
+        "enterprises": "ReplacingMergeTree",  # reference register (008)
         "filings": "ReplacingMergeTree",
         "findings": "ReplacingMergeTree",
         "scores": "ReplacingMergeTree",
