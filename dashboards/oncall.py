@@ -1,8 +1,8 @@
 """On-call: is the pipeline keeping up, and what is failing (Prometheus, `xbmon_*` metrics).
 
 The store writer's spool is the `evidence.rows` topic; until the store writer exports spool
-metrics of its own (`xbmon_spool_*`), the panel shows what exists: rows written and write
-failures per table (`xbmon_store_*`).
+metrics of its own (`xbmon_spool_*`), the panels show what exists: rows written and write
+failures per table (`xbmon_store_*`) and the production-to-stored latency.
 """
 
 from __future__ import annotations
@@ -88,6 +88,36 @@ def store_writes() -> cogbuilder.Builder[Panel]:
     )
 
 
+def stored_latency() -> cogbuilder.Builder[Panel]:
+    bucket = "sum by (le, table) (rate(xbmon_stored_latency_seconds_bucket[$__rate_interval]))"
+    return prom_timeseries(
+        "Production to stored latency p50 / p99",
+        "From a record's production to its evidence row in the store, by table: grows while "
+        "the store is down and rows wait on the spool (evidence.rows).",
+        [
+            promql(f"histogram_quantile(0.5, {bucket})", "p50 {{table}}", "A"),
+            promql(f"histogram_quantile(0.99, {bucket})", "p99 {{table}}", "B"),
+        ],
+        unit="s",
+    )
+
+
+def evidence_log() -> cogbuilder.Builder[Panel]:
+    return prom_timeseries(
+        "Evidence log seals",
+        "Seal attempts of the evidence log by outcome (failed ones need attention), and the "
+        "leaves under the latest signed tree head.",
+        [
+            promql(
+                "sum by (outcome) (increase(xbmon_evidence_seals_total[$__rate_interval]))",
+                "{{outcome}}",
+                "A",
+            ),
+            promql("max(xbmon_evidence_log_leaves)", "leaves", "B"),
+        ],
+    )
+
+
 def alerts_open() -> cogbuilder.Builder[Panel]:
     return prom_timeseries(
         "Alerts open by severity and tier",
@@ -126,9 +156,11 @@ PANELS: Final = [
     consumer_lag,
     deadletters,
     store_writes,
+    stored_latency,
     alerts_open,
     workers,
     findings_rate,
+    evidence_log,
 ]
 
 

@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from pipeline import cli_dashboards
+from pipeline.cli_bench import bench
+from pipeline.cli_evidence import evidence_app
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor."
@@ -25,6 +27,8 @@ spotcheck_app = typer.Typer(no_args_is_help=True, help='The "double random" spot
 app.add_typer(spotcheck_app, name="spotcheck")
 enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's supervision.")
 app.add_typer(enterprise_app, name="enterprise")
+app.command()(bench)
+app.add_typer(evidence_app, name="evidence")
 cli_dashboards.register(app)  # `xbmon report`, `xbmon dashboards build`
 
 DataDirOption = Annotated[

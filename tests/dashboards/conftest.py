@@ -1,8 +1,9 @@
-"""A synthesised world in chDB, filled the way the stream fills it, shared by the module tests.
+"""A synthesised world in chDB, filled the way the stream fills it, shared by a module's tests.
 
 chDB runs one engine per process on one directory: the store joins whatever session this
 pytest process already has open (another module's) or opens a temporary one, and works in a
-database of its own that is dropped afterwards.
+database of its own that is dropped afterwards. Module scope: the session is closed when the
+module ends, so later modules can open chDB on their own directories.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ class StoredWorld:
     period: TimeRange  # covers every record of the world and what the worker wrote
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stored_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoredWorld]:
     world = synthesize(enterprises=60, days=6, seed=11)
     active = chdb_store.active_path()

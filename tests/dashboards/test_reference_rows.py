@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
 
 import orjson
 
 from pipeline.config import default_rules_config
 from pipeline.reference_rows import reference_row_messages
+from pipeline.storage import chdb_store
 from pipeline.storage.chdb_store import ChdbStore
 from pipeline.synth import synthesize
 from pipeline.topics import EVIDENCE_ROWS
@@ -17,13 +18,15 @@ from pipeline.topics import EVIDENCE_ROWS
 NOW = datetime(2025, 3, 10, tzinfo=UTC)
 
 
-def test_store_writer_messages_insert_the_register_once(stored_world: Any) -> None:
+def test_store_writer_messages_insert_the_register_once(tmp_path: Path) -> None:
     world = synthesize(enterprises=8, days=1, seed=2)
     messages = reference_row_messages(
         [*world.enterprises, *world.filings, *world.negative_list], NOW
     )
     assert {topic for topic, _, _ in messages} == {EVIDENCE_ROWS.name}
-    store = ChdbStore(stored_world.store.path.parent, f"xbmon_ref_{uuid.uuid4().hex[:8]}", 1100)
+    active = chdb_store.active_path()  # chDB: one directory per process
+    data_dir = active.parent if active is not None else tmp_path
+    store = ChdbStore(data_dir, f"xbmon_ref_{uuid.uuid4().hex[:8]}", 1100)
     try:
         store.ensure_schema()
         for _ in range(2):  # redelivered: the same tokens, stored once
