@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from pipeline import cli_dashboards
 from pipeline.cli_bench import bench
 from pipeline.cli_evidence import evidence_app
 
@@ -28,6 +29,7 @@ enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's superv
 app.add_typer(enterprise_app, name="enterprise")
 app.command()(bench)
 app.add_typer(evidence_app, name="evidence")
+cli_dashboards.register(app)  # `xbmon report`, `xbmon dashboards build`
 
 DataDirOption = Annotated[
     Path,

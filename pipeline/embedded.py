@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 from pipeline.broker import LocalBroker, free_port
 from pipeline.kafka_admin import consumer_lag, ensure_topics
 from pipeline.metrics_client import Samples, scrape, total
+from pipeline.reference_rows import reference_row_messages
 from pipeline.reference_stream import reference_messages
 from pipeline.topics import ALL_TOPICS, FINDINGS
 from schemas.models import Finding
@@ -245,6 +247,10 @@ class Stack:
             lambda: self.metric("xbmon_reference_updates_total") >= before + sent * workers,
             timeout,
             "reference records to be applied",
+        )
+        # The register rows for the store (dashboards, report); the store writer catches up.
+        self.produce(
+            (t, k, v, None) for t, k, v in reference_row_messages(records, datetime.now(UTC))
         )
 
     def findings(self) -> list[Finding]:

@@ -46,6 +46,7 @@ from schemas.types import RequiredPath
 DATA_TABLES: Final = frozenset(
     {"transfers", "flow_windows", "findings", "deadletters", "alerts", "alert_actions", "scores"}
     | {"evidence_leaves", "tree_heads"}  # the evidence log (pipeline/evidence_log)
+    | {"enterprises", "filings"}  # the reference register (dashboards, report)
 )
 MIGRATIONS_TABLE: Final = "schema_migrations"
 
