@@ -115,7 +115,13 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
 
     async def reference_changes() -> None:
         # A new, changed or revoked filing changes the enterprise's credit: re-score it.
-        dirty = {e for e in ctx.dirty if owned(e)}
+        # Only enterprises with a history: a register of 100k enterprises loaded at start-up
+        # must not mean 100k scores and state writes; the others are scored when first active.
+        dirty = {
+            e
+            for e in ctx.dirty
+            if owned(e) and (e in ctx.engine.states or state.get(e.encode()) is not None)
+        }
         ctx.dirty.clear()
         if dirty:
             await rescore(dirty, "filing")

@@ -33,7 +33,6 @@ from stdnum.cn import uscc
 
 from pipeline.embedded import Stack
 from pipeline.loadgen import shifted_timeline
-from pipeline.reference_stream import reference_messages
 from pipeline.synth import World, synthesize
 from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
 from schemas.models import EgressFlow, Enterprise, Filing, TransferLog
@@ -476,8 +475,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
     )
     with stack:
         stack.start(workers=options.workers, ready_timeout=120)
-        stack.produce((t, key, value, None) for t, key, value in reference_messages(reference))
-        time.sleep(2)  # reference applied (the global tables are read before any batch)
+        stack.publish_reference(reference, timeout=600)  # applied by every worker
         assert stack.bootstrap is not None
         offsets = Offsets(stack.bootstrap, stack.app_id)
         try:
@@ -570,7 +568,7 @@ def run_soak(
     csv.write_text("elapsed_s,worker_rss_mb,writer_rss_mb,lag_records,writer_lag,sent\n")
     with Stack(options.data_dir / "stack", partitions=options.partitions) as stack:
         stack.start(workers=options.workers, ready_timeout=120)
-        stack.produce((t, key, value, None) for t, key, value in reference_messages(reference))
+        stack.publish_reference(reference, timeout=600)
         load = PacedLoad(
             stack, mixed(world, random.Random(options.seed)), rate, options.records_per_message
         )
