@@ -56,6 +56,10 @@ class GatewaySettings(BaseModel):
     rate_per_s: float = Field(20.0, gt=0)  # requests per second per key (token bucket)
     rate_burst: int = Field(40, ge=1)
     produce_timeout_s: float = Field(10.0, gt=0)  # no broker ack by then: 503
+    # The producer's own request timeout, well above produce_timeout_s: a send answered 503
+    # stays pending (and is awaited by the client's retry) instead of being re-sent by the
+    # producer, which could duplicate it in the topic once a hung broker wakes up.
+    producer_request_timeout_s: float = Field(60.0, gt=0)
     accepted_retention_days: int = Field(400, ge=1)  # accepted transfer_ids remembered
     signature_window_s: int = Field(300, ge=1)  # signed requests: timestamp tolerance
     # Keyed hash of API keys; None: a random pepper kept in DATA_DIR/gateway/pepper.

@@ -154,6 +154,7 @@ def create_app(
                 state,
                 gw.produce_timeout_s,
                 idempotence=settings.kafka.producer_idempotence,
+                request_timeout_s=gw.producer_request_timeout_s,
                 max_request_bytes=2 * gw.max_body_bytes + 1024 * 1024,
                 clock=clock,
             ),

@@ -47,6 +47,7 @@ class Ingestor:
         timeout_s: float,
         *,
         idempotence: bool = False,
+        request_timeout_s: float = 60.0,
         max_request_bytes: int = 8 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -54,6 +55,7 @@ class Ingestor:
         self.state = state
         self.timeout_s = timeout_s
         self.idempotence = idempotence
+        self.request_timeout_s = max(request_timeout_s, timeout_s)
         self.max_request_bytes = max_request_bytes
         self.clock = clock
         self._producer: AIOKafkaProducer | None = None
@@ -70,7 +72,7 @@ class Ingestor:
                     bootstrap_servers=self.bootstrap,
                     acks="all",
                     enable_idempotence=self.idempotence,
-                    request_timeout_ms=int(self.timeout_s * 1000),
+                    request_timeout_ms=int(self.request_timeout_s * 1000),
                     max_request_size=self.max_request_bytes,
                     linger_ms=0,
                 )
