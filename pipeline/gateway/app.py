@@ -112,13 +112,15 @@ async def authenticated(request: Request) -> ApiKey:
     key = gateway.keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
     if key is None:
         raise GatewayError(
-            401, "a valid API key is required: Authorization: Bearer <key>",
+            401,
+            "a valid API key is required: Authorization: Bearer <key>",
             headers={"WWW-Authenticate": "Bearer"},
         )
     wait = gateway.limiter.take(key.key_id, gateway.monotonic())
     if wait > 0:
         raise GatewayError(
-            429, f"rate limit of {gateway.settings.gateway.rate_per_s:g} requests/s exceeded",
+            429,
+            f"rate limit of {gateway.settings.gateway.rate_per_s:g} requests/s exceeded",
             headers={"Retry-After": retry_after_header(wait)},
         )
     request.state.token = token.strip()
@@ -198,7 +200,6 @@ def create_app(
         )
         return JSONResponse(body.model_dump(), status_code=exc.status, headers=exc.headers)
 
-
     @app.post(
         "/v1/transfer-logs",
         status_code=202,
@@ -237,7 +238,8 @@ def create_app(
             result = await gateway.ingestor.ingest(key.enterprise_id, records)
         except BrokerUnavailableError as exc:
             raise GatewayError(
-                503, f"broker unavailable, nothing accepted; retry ({exc})",
+                503,
+                f"broker unavailable, nothing accepted; retry ({exc})",
                 headers={"Retry-After": "5"},
             ) from exc
         return Accepted(accepted=result.accepted, duplicates=result.duplicates)

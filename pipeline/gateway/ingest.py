@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+from pydantic import BaseModel
 
 from pipeline.gateway.state import GatewayState
 from pipeline.topics import TRANSFER_LOGS
@@ -143,7 +144,7 @@ class Ingestor:
         try:
             future = await asyncio.wait_for(
                 producer.send(
-                    TRANSFER_LOGS.name, key=enterprise_id.encode(), value=encode_batch(records)
+                    TRANSFER_LOGS.name, key=enterprise_id.encode(), value=encode_batch(list[BaseModel](records))
                 ),
                 self.timeout_s,
             )

@@ -91,7 +91,12 @@ class KeyStore:
         return hmac.new(self._pepper, secret.encode(), hashlib.sha256).hexdigest()
 
     def create(
-        self, enterprise_id: str, now: datetime, *, require_signature: bool = False, label: str | None = None
+        self,
+        enterprise_id: str,
+        now: datetime,
+        *,
+        require_signature: bool = False,
+        label: str | None = None,
     ) -> NewKey:
         key_id = secrets.token_hex(KEY_ID_BYTES)
         secret = secrets.token_urlsafe(SECRET_BYTES)

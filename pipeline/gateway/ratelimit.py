@@ -23,7 +23,9 @@ class RateLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate_per_s)
+        bucket.tokens = min(
+            float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate_per_s
+        )
         bucket.updated = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0

@@ -143,7 +143,11 @@ class StatusProjection(threading.Thread):
                     count += 1
                 self.db.execute(
                     self.sql["save_offset"],
-                    {"topic": tp.topic, "partition": tp.partition, "next_offset": messages[-1].offset + 1},
+                    {
+                        "topic": tp.topic,
+                        "partition": tp.partition,
+                        "next_offset": messages[-1].offset + 1,
+                    },
                 )
         self.applied += count
         self.last_applied_at = self.clock()
@@ -153,7 +157,10 @@ class StatusProjection(threading.Thread):
             decoded = decode_batch(value, TransferLog)  # invalid records are the workers' job
             self.db.executemany(
                 self.sql["add_transfer"],
-                [{"enterprise_id": r.enterprise_id, "transfer_id": r.transfer_id} for r in decoded.records],
+                [
+                    {"enterprise_id": r.enterprise_id, "transfer_id": r.transfer_id}
+                    for r in decoded.records
+                ],
             )
         elif topic == FINDINGS.name:
             findings = decode_batch(value, Finding).records
@@ -183,7 +190,17 @@ class StatusProjection(threading.Thread):
         try:
             self.db.execute(
                 self.sql["set_score"],
-                {k: score[k] for k in ("enterprise_id", "credit", "risk", "tier", "computed_at", "config_version")},
+                {
+                    k: score[k]
+                    for k in (
+                        "enterprise_id",
+                        "credit",
+                        "risk",
+                        "tier",
+                        "computed_at",
+                        "config_version",
+                    )
+                },
             )
         except KeyError:
             log.warning("status projection: a scores record without %s", sorted(score))

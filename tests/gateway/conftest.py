@@ -91,9 +91,7 @@ def new_key(data_dir: Path) -> Callable[..., str]:
 
 
 @pytest.fixture
-def gateway(
-    broker: LocalBroker, data_dir: Path
-) -> Callable[..., Any]:
+def gateway(broker: LocalBroker, data_dir: Path) -> Callable[..., Any]:
     """`with gateway(**settings) as client:` a TestClient on a fresh app (lifespan run)."""
 
     @contextmanager
@@ -109,9 +107,13 @@ def gateway(
     return start
 
 
-def topic_records(bootstrap: str, topic: str = TRANSFER_LOGS.name) -> list[tuple[bytes, dict[str, Any]]]:
+def topic_records(
+    bootstrap: str, topic: str = TRANSFER_LOGS.name
+) -> list[tuple[bytes, dict[str, Any]]]:
     """(key, record) of every record of every message of `topic` (arrays unpacked)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50
+    )
     partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
@@ -120,10 +122,14 @@ def topic_records(bootstrap: str, topic: str = TRANSFER_LOGS.name) -> list[tuple
     ends = {tp: marks.get(tp.partition, 0) for tp in partitions}
     out: list[tuple[bytes, dict[str, Any]]] = []
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(consumer.position(tp) < ends[tp] for tp in partitions):
+    while time.monotonic() < deadline and any(
+        consumer.position(tp) < ends[tp] for tp in partitions
+    ):
         for _, messages in consumer.poll(timeout_ms=100).items():
             for message in messages:
                 value = orjson.loads(message.value)
-                out.extend((message.key, item) for item in (value if isinstance(value, list) else [value]))
+                out.extend(
+                    (message.key, item) for item in (value if isinstance(value, list) else [value])
+                )
     consumer.close()
     return out

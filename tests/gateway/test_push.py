@@ -42,7 +42,9 @@ def test_accepted_logs_reach_the_topic_keyed_by_enterprise_with_received_at(
     assert all(r["received_at"].startswith(str(utc_now().year)) for _, r in found)
 
 
-def test_ndjson_body_is_accepted(gateway: Any, new_key: Any, make_log: Any, read_logs: Logs) -> None:
+def test_ndjson_body_is_accepted(
+    gateway: Any, new_key: Any, make_log: Any, read_logs: Logs
+) -> None:
     token = new_key(A)
     logs = [make_log(A) for _ in range(2)]
     body = b"\n".join(orjson.dumps(log) for log in logs) + b"\n"
@@ -66,10 +68,15 @@ def test_no_key_wrong_key_and_revoked_key_are_401(
     with gateway() as client:
         assert client.post("/v1/transfer-logs", json=body).status_code == 401
         assert (
-            client.post("/v1/transfer-logs", json=body, headers=bearer(token[:-2] + "xx")).status_code
+            client.post(
+                "/v1/transfer-logs", json=body, headers=bearer(token[:-2] + "xx")
+            ).status_code
             == 401
         )
-        assert client.post("/v1/transfer-logs", json=body, headers=bearer("nonsense")).status_code == 401
+        assert (
+            client.post("/v1/transfer-logs", json=body, headers=bearer("nonsense")).status_code
+            == 401
+        )
         assert client.get("/v1/status", headers=bearer(token + "x")).status_code == 401
         assert client.post("/v1/transfer-logs", json=body, headers=bearer(token)).status_code == 202
         # Revoked while the gateway runs: refused at the next request, no restart.
