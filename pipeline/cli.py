@@ -28,6 +28,7 @@ app.add_typer(enterprise_app, name="enterprise")
 app.add_typer(cli_gateway.keys_app, name="keys")
 app.command("gateway")(cli_gateway.gateway)
 app.command("push")(cli_gateway.push)
+schema_app.command("openapi")(cli_gateway.openapi)
 
 DataDirOption = Annotated[
     Path,

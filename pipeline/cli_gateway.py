@@ -185,3 +185,14 @@ def push(
     sys.stdout.write(orjson.dumps(result.summary()).decode() + "\n")
     if result.refused:
         raise typer.Exit(EXIT_REFUSED)
+
+
+def openapi(
+    path: Annotated[Path, typer.Argument(dir_okay=False, help="Where to write gateway.json.")],
+) -> None:
+    """Write the gateway's OpenAPI document (the committed copy is schemas/openapi/gateway.json)."""
+    from pipeline.gateway.openapi import openapi_bytes
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(openapi_bytes())
+    err.print(f"wrote {path}")
