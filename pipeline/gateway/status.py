@@ -177,14 +177,17 @@ class StatusProjection(threading.Thread):
                     for f in findings
                 ],
             )
-        elif topic == SCORES.name and value:
-            self._apply_score(orjson.loads(value))
-        elif topic == ALERT_ACTIONS.name and value:
-            action = orjson.loads(value)
-            if action.get("status") == "resolved":
-                self.db.executemany(
-                    self.sql["resolve"], [{"finding_id": f} for f in action.get("finding_ids", [])]
-                )
+        elif topic in (SCORES.name, ALERT_ACTIONS.name) and value:
+            try:
+                document = orjson.loads(value)
+            except orjson.JSONDecodeError:
+                log.warning("status projection: unreadable %s record skipped", topic)
+                return
+            if topic == SCORES.name:
+                self._apply_score(document)
+            elif document.get("status") == "resolved":
+                resolved = document.get("finding_ids", [])
+                self.db.executemany(self.sql["resolve"], [{"finding_id": f} for f in resolved])
 
     def _apply_score(self, score: dict[str, Any]) -> None:
         try:
