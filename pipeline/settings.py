@@ -51,8 +51,8 @@ class GatewaySettings(BaseModel):
 
     host: str = "127.0.0.1"  # 0.0.0.0 in containers
     port: int = Field(8088, ge=0, le=65535)
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024)  # 413 above
-    max_records: int = Field(5000, ge=1)  # records per request; 413 above
+    max_body_bytes: int = Field(512 * 1024, ge=1024)  # 413 above
+    max_records: int = Field(2000, ge=1)  # records per request; 413 above
     rate_per_s: float = Field(20.0, gt=0)  # requests per second per key (token bucket)
     rate_burst: int = Field(40, ge=1)
     produce_timeout_s: float = Field(10.0, gt=0)  # no broker ack by then: 503
