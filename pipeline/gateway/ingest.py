@@ -144,7 +144,9 @@ class Ingestor:
         try:
             future = await asyncio.wait_for(
                 producer.send(
-                    TRANSFER_LOGS.name, key=enterprise_id.encode(), value=encode_batch(list[BaseModel](records))
+                    TRANSFER_LOGS.name,
+                    key=enterprise_id.encode(),
+                    value=encode_batch(list[BaseModel](records)),
                 ),
                 self.timeout_s,
             )

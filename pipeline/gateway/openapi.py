@@ -19,4 +19,6 @@ def openapi_document() -> dict[str, Any]:
 
 def openapi_bytes() -> bytes:
     """Deterministic bytes (sorted keys, indented) for the committed copy."""
-    return orjson.dumps(openapi_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    return (
+        orjson.dumps(openapi_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+    )

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from pipeline.cli import app as cli
-from pipeline.push import PushError, PushOptions, Pusher, checkpoint_path
+from pipeline.push import Pusher, PushError, PushOptions, checkpoint_path
 
 A = "91110000600037341L"
 
@@ -82,8 +82,12 @@ def test_keys_cli_prints_the_key_last_and_never_lists_it(tmp_path: Path) -> None
     assert key_id in listed.stdout and token.split("_", 2)[2] not in listed.stdout
     stored = b"".join(p.read_bytes() for p in (tmp_path / "gateway").iterdir())
     assert token.split("_", 2)[2].encode() not in stored  # only a keyed hash is kept
-    assert runner.invoke(cli, ["keys", "revoke", key_id, "--data-dir", str(tmp_path)]).exit_code == 0
+    assert (
+        runner.invoke(cli, ["keys", "revoke", key_id, "--data-dir", str(tmp_path)]).exit_code == 0
+    )
     assert "revoked" in runner.invoke(cli, ["keys", "list", "--data-dir", str(tmp_path)]).stdout
-    assert runner.invoke(cli, ["keys", "revoke", "nope", "--data-dir", str(tmp_path)]).exit_code == 1
+    assert (
+        runner.invoke(cli, ["keys", "revoke", "nope", "--data-dir", str(tmp_path)]).exit_code == 1
+    )
     bad = runner.invoke(cli, ["keys", "create", "not-a-uscc", "--data-dir", str(tmp_path)])
     assert bad.exit_code == 2

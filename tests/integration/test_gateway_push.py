@@ -140,6 +140,7 @@ def test_push_through_the_gateway_equals_replay(tmp_path: Path) -> None:
     (original / "transfer_logs.jsonl").write_bytes(
         b"\n".join(x for x in lines if orjson.loads(x)["enterprise_id"] in files) + b"\n"
     )
+
     def verdicts(findings: list[Finding]) -> list[dict[str, object]]:
         return [
             f.model_dump(exclude={"evidence_hash"})
