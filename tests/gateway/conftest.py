@@ -40,6 +40,12 @@ def make_log() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
+def read_topic_logs() -> Callable[[str], list[tuple[bytes, dict[str, Any]]]]:
+    """Every transfer log in the topic of the broker at `bootstrap`."""
+    return topic_records
+
+
+@pytest.fixture
 def read_logs(broker: LocalBroker) -> Callable[[], list[tuple[bytes, dict[str, Any]]]]:
     """Every transfer log now in the topic, with its message key."""
     return lambda: topic_records(broker.bootstrap_servers)

@@ -6,12 +6,15 @@ import os
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 
-from pipeline.broker import LocalBroker
+from pipeline.broker import LocalBroker, free_port
 from pipeline.gateway.signing import sign
+from pipeline.kafka_admin import ensure_topics
+from pipeline.topics import ALL_TOPICS
 
 A = "91110000600037341L"
 Logs = Callable[[], list[tuple[bytes, dict[str, Any]]]]
@@ -112,3 +115,44 @@ def test_stopped_broker_503_then_every_acknowledged_record_once(
     ids = {log["transfer_id"] for log in before + during}
     in_topic = sorted(r["transfer_id"] for _, r in read_logs() if r["transfer_id"] in ids)
     assert in_topic == sorted(acknowledged)  # every acknowledged id, exactly once
+
+
+def test_broker_stopped_is_503_and_the_gateway_recovers_when_it_restarts(
+    gateway: Any, new_key: Any, make_log: Any, read_topic_logs: Any, tmp_path: Path
+) -> None:
+    """A real stop and restart on the same port (the memory broker comes back empty)."""
+    own = LocalBroker(tmp_path / "own-broker", port=free_port())
+    own.start()
+    try:
+        ensure_topics(own.bootstrap_servers, ALL_TOPICS, 1, 1)
+        token = new_key(A)
+        refused_log, later_log = make_log(A), make_log(A)
+        with gateway(bootstrap=own.bootstrap_servers, produce_timeout_s=1.5) as client:
+            assert (
+                client.post(
+                    "/v1/transfer-logs", json=[make_log(A)], headers=bearer(token)
+                ).status_code
+                == 202
+            )
+            own.stop()
+            refused = client.post("/v1/transfer-logs", json=[refused_log], headers=bearer(token))
+            assert refused.status_code == 503
+            assert client.get("/readyz").status_code == 503
+            own.start()
+            ensure_topics(own.bootstrap_servers, ALL_TOPICS, 1, 1)
+            deadline = time.monotonic() + 30
+            answer = refused
+            while answer.status_code == 503 and time.monotonic() < deadline:
+                time.sleep(0.5)
+                answer = client.post(
+                    "/v1/transfer-logs", json=[refused_log, later_log], headers=bearer(token)
+                )
+            assert answer.status_code == 202, answer.text
+            # The refused send may have been delivered once the broker was back: the retry then
+            # counts it as a duplicate instead of producing it again.
+            assert answer.json()["accepted"] + answer.json()["duplicates"] == 2
+            assert client.get("/readyz").status_code == 200
+        in_topic = [r["transfer_id"] for _, r in read_topic_logs(own.bootstrap_servers)]
+        assert sorted(in_topic) == sorted([refused_log["transfer_id"], later_log["transfer_id"]])
+    finally:
+        own.stop()
