@@ -1,8 +1,9 @@
 """`xbmon push`: the enterprise side. A JSONL file to the gateway, in batches, resumably.
 
-Lines are sent as NDJSON batches. A 422 answer names the bad records by index: they are
-reported with their line numbers and the rest of the batch is sent again without them, so a
-bad line never costs the good ones. 429 waits for Retry-After; 5xx and connection errors back
+Lines are sent as NDJSON batches. A 422 (invalid) or 403 (another enterprise's) answer names
+the refused records by index: they are reported with their line numbers and the rest of the
+batch is sent again without them, so a bad line never costs the good ones; a batch over the
+gateway's size limits (413) is halved. 429 waits for Retry-After; 5xx and connection errors back
 off exponentially. After each acknowledged batch a checkpoint beside the file records the next
 line, so an interrupted push resumes there (the gateway counts any re-sent id as a duplicate).
 """
@@ -154,7 +155,12 @@ class Pusher:
                 result.duplicates += int(body["duplicates"])
                 return
             problem = _json(answer)
-            if answer.status_code == 422 and problem.get("errors"):
+            if answer.status_code == 413 and len(batch) > 1:  # over the gateway's limits: halve
+                half = len(batch) // 2
+                self._send(batch[:half], result)
+                self._send(batch[half:], result)
+                return
+            if answer.status_code in (403, 422) and problem.get("errors"):
                 bad = {int(e["index"]) for e in problem["errors"]}
                 for error in problem["errors"]:
                     line = batch[int(error["index"])][0]

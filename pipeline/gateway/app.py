@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +20,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from pipeline import metrics
 from pipeline.gateway.api_models import Accepted, Health, Problem, RecordError, Status
 from pipeline.gateway.ingest import BrokerUnavailableError, Ingestor
 from pipeline.gateway.keys import ApiKey, KeyStore
@@ -72,7 +75,7 @@ class Gateway:
     limiter: RateLimiter
     clock: Callable[[], float]
     monotonic: Callable[[], float]
-    status_db: Any
+    status_db: sqlite3.Connection
     projection: StatusProjection | None
 
 
@@ -189,6 +192,22 @@ def create_app(
         lifespan=lifespan,
     )
 
+    @app.middleware("http")
+    async def _observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        began = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        endpoint = getattr(route, "path", "other")  # the route template: bounded labels
+        metrics.GATEWAY_REQUESTS.labels(endpoint, str(response.status_code)).inc()
+        metrics.GATEWAY_LATENCY.labels(endpoint).observe(time.perf_counter() - began)
+        return response
+
+    @app.get("/metrics", include_in_schema=False)
+    async def _metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     @app.exception_handler(GatewayError)
     async def _refused(request: Request, exc: GatewayError) -> JSONResponse:
         body = Problem(
@@ -228,11 +247,13 @@ def create_app(
                 403,
                 f"records {foreign[:20]} name another enterprise; this key may push only "
                 f"{key.enterprise_id}'s logs",
+                [(i, "enterprise_id", "not the enterprise of this key") for i in foreign],
             )
         received_at = datetime.fromtimestamp(gateway.clock(), UTC)
         records, errors = validate_records(parsed.items, received_at)
         if errors:
             bad = len({i for i, _, _ in errors})
+            metrics.GATEWAY_RECORDS.labels("refused").inc(bad)
             raise GatewayError(422, f"{bad} of {len(parsed.items)} records are invalid", errors)
         try:
             result = await gateway.ingestor.ingest(key.enterprise_id, records)
@@ -242,6 +263,8 @@ def create_app(
                 f"broker unavailable, nothing accepted; retry ({exc})",
                 headers={"Retry-After": "5"},
             ) from exc
+        metrics.GATEWAY_RECORDS.labels("accepted").inc(result.accepted)
+        metrics.GATEWAY_RECORDS.labels("duplicate").inc(result.duplicates)
         return Accepted(accepted=result.accepted, duplicates=result.duplicates)
 
     @app.get(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 from pipeline.gateway.keys import KeyStore
 from pipeline.worker import utc_now
@@ -97,6 +98,7 @@ def test_a_record_of_another_enterprise_refuses_the_whole_request(
         answer = client.post("/v1/transfer-logs", json=logs, headers=bearer(token))
     assert answer.status_code == 403
     assert "[1]" in answer.json()["detail"]
+    assert [(e["index"], e["field"]) for e in answer.json()["errors"]] == [(1, "enterprise_id")]
     assert ids_in_topic(read_logs, {log["transfer_id"] for log in logs}) == []
 
 
@@ -196,3 +198,25 @@ def test_unsupported_media_type_is_415(gateway: Any, new_key: Any) -> None:
             headers={**bearer(token), "Content-Type": "text/csv"},
         )
     assert answer.status_code == 415
+
+
+def test_metrics_count_requests_and_records(gateway: Any, new_key: Any, make_log: Any) -> None:
+    token = new_key(A)
+    with gateway() as client:
+
+        def sample(name: str, **labels: str) -> float:
+            for family in text_string_to_metric_families(client.get("/metrics").text):
+                for s in family.samples:
+                    if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()):
+                        return float(s.value)
+            return 0.0
+
+        before = sample("xbmon_gateway_records_total", outcome="accepted")
+        refused = sample("xbmon_gateway_requests_total", endpoint="/v1/transfer-logs", status="401")
+        client.post("/v1/transfer-logs", json=[make_log(A), make_log(A)], headers=bearer(token))
+        client.post("/v1/transfer-logs", json=[make_log(A)])
+        assert sample("xbmon_gateway_records_total", outcome="accepted") == before + 2
+        assert (
+            sample("xbmon_gateway_requests_total", endpoint="/v1/transfer-logs", status="401")
+            == refused + 1
+        )

@@ -91,3 +91,16 @@ def test_keys_cli_prints_the_key_last_and_never_lists_it(tmp_path: Path) -> None
     )
     bad = runner.invoke(cli, ["keys", "create", "not-a-uscc", "--data-dir", str(tmp_path)])
     assert bad.exit_code == 2
+
+
+def test_another_enterprises_line_is_refused_and_oversized_batches_are_halved(
+    gateway: Any, new_key: Any, make_log: Any, tmp_path: Path
+) -> None:
+    token = new_key(A)
+    records = [make_log(A) for _ in range(7)]
+    records[5]["enterprise_id"] = "91310000MA1FL0001R"
+    file = write_jsonl(tmp_path / "logs.jsonl", records)
+    with gateway(max_records=2) as client:
+        result = pusher(client, token, batch_records=7).push(file)
+    assert [(r.line, r.field) for r in result.refused] == [(6, "enterprise_id")]
+    assert (result.accepted, result.refused_lines, result.lines) == (6, 1, 7)
