@@ -13,12 +13,12 @@ import faust
 import orjson
 
 from pipeline import metrics
-from pipeline.evidence_rows import batch_token, output_rows
+from pipeline.evidence_rows import batch_token, output_rows, produced_ms
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
 from pipeline.topics import ALERTS, DEADLETTER, EVIDENCE_ROWS, FINDINGS, SCORES, TIER_CHANGES
-from pipeline.wire import Rejected, deadletter_value
+from pipeline.wire import Rejected, deadletter_value, json_arrays
 from pipeline.worker import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,10 @@ class Output:
                 item.finding.model_dump_json().encode()
             )
         for enterprise_id, values in sorted(by_enterprise.items()):
-            pending.append(
-                await self.findings_topic.send(
-                    key=enterprise_id.encode(), value=b"[" + b",".join(values) + b"]"
+            for value in json_arrays(values):  # a burst of findings spans several messages
+                pending.append(
+                    await self.findings_topic.send(key=enterprise_id.encode(), value=value)
                 )
-            )
         now = self.ctx.clock()
         for letter in dead:
             source = letter.source
@@ -91,8 +90,9 @@ class Output:
         if self.store_enabled:
             token = batch_token(messages)
             pending: list[Awaitable[Any]] = []
+            produced = produced_ms(out)
             for table, rows in output_rows(out, self.ctx.clock()).items():
-                for value in row_messages(table, rows, f"{table}|{token}"):
+                for value in row_messages(table, rows, f"{table}|{token}", produced.get(table)):
                     pending.append(await self.rows_topic.send(key=token.encode(), value=value))
             await asyncio.gather(*pending)
         self.observe_latency(messages)

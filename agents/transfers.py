@@ -121,6 +121,11 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         ctx.dirty.clear()
         if dirty:
             await rescore(dirty, "filing")
+        # Enterprises active since their last score (batches score only the urgent ones).
+        active = {e for e in ctx.supervisor.deferred if owned(e)} - dirty
+        ctx.supervisor.deferred.clear()
+        if active:
+            await rescore(active, "activity")
         ctx.update_gauges(owned)
 
     async def daily() -> None:

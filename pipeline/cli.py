@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 
 from pipeline import cli_gateway
+from pipeline.cli_bench import bench
+from pipeline.cli_evidence import evidence_app
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor."
@@ -29,6 +31,8 @@ app.add_typer(cli_gateway.keys_app, name="keys")
 app.command("gateway")(cli_gateway.gateway)
 app.command("push")(cli_gateway.push)
 schema_app.command("openapi")(cli_gateway.openapi)
+app.command()(bench)
+app.add_typer(evidence_app, name="evidence")
 
 DataDirOption = Annotated[
     Path,

@@ -28,6 +28,12 @@ PROCESSING_LATENCY = Histogram(
     ["topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+STORED_LATENCY = Histogram(
+    "xbmon_stored_latency_seconds",
+    "From a record's production (its message's timestamp) to its evidence row being stored.",
+    ["table"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 BATCH_SIZE = Histogram(
     "xbmon_batch_messages",
     "Messages per processed batch.",
@@ -75,6 +81,15 @@ TIER_CHANGES = Counter(
 )
 WATERMARK = Gauge(
     "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
+)
+
+EVIDENCE_LOG_LEAVES = Gauge(
+    "xbmon_evidence_log_leaves", "Leaves of the evidence log under its latest signed tree head."
+)
+EVIDENCE_SEALS = Counter(
+    "xbmon_evidence_seals_total",
+    "Seal attempts of the evidence log, by outcome (sealed, idle: nothing new, failed).",
+    ["outcome"],
 )
 
 

@@ -36,7 +36,7 @@ class ScoreEvent:
     enterprise_id: str
     score: Score
     previous_tier: str | None
-    trigger: str  # batch | filing | daily
+    trigger: str  # batch | activity | filing | daily
     computed_at: datetime
 
     @property
@@ -140,10 +140,19 @@ def scoring_inputs(
 class Supervisor:
     """Keeps profiles current and turns them into scores and alerts."""
 
-    def __init__(self, engine: Engine, scoring: ScoringConfig, countries: CountryScores) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scoring: ScoringConfig,
+        countries: CountryScores,
+        min_interval: timedelta = timedelta(0),
+    ) -> None:
         self.engine = engine
         self.scoring = scoring
         self.countries = countries
+        self.min_interval = min_interval
+        # Touched by plain activity and scored recently: re-scored by the caller's timer.
+        self.deferred: set[str] = set()
 
     def rescore(self, enterprise_id: str, now: datetime, trigger: str) -> ScoreEvent:
         state = self.engine.state(enterprise_id)
@@ -190,28 +199,46 @@ class Supervisor:
             record_window(self.engine.state(window.enterprise_id).profile, window, config)
         for finding in findings:
             record_finding(self.engine.state(finding.enterprise_id).profile, finding)
-        events = [self.rescore(e, now, "batch") for e in sorted(touched)]
+        urgent = {f.enterprise_id for f in findings} | {w.enterprise_id for w in windows}
+        urgent.update(e for e, _ in resolutions)
+        due = sorted(e for e in touched if e in urgent or not self._scored_since(e, now))
+        self.deferred.update(touched.difference(due))
+        self.deferred.difference_update(due)
+        events = [self.rescore(e, now, "batch") for e in due]
         return events, self.alerts(findings, now)
 
+    def _scored_since(self, enterprise_id: str, now: datetime) -> bool:
+        """Scored within `min_interval` of `now` (so plain activity can wait for the timer)."""
+        held = self.engine.state(enterprise_id).profile.score
+        if not held or not self.min_interval:
+            return False
+        return now - datetime.fromisoformat(str(held["computed_at"])) < self.min_interval
+
     def alerts(self, findings: list[Finding], now: datetime) -> list[Alert]:
+        """Raise or bump one alert per (enterprise, rule, day); prune those past ALERTS_KEPT.
+
+        A profile's alerts are parsed once per batch and enterprise, not once per finding.
+        """
         raised: dict[str, Alert] = {}
         zone = self.engine.config.zone
+        by_enterprise: dict[str, list[Finding]] = {}
         for finding in findings:
-            profile = self.engine.state(finding.enterprise_id).profile
-            tier = self.tier(finding.enterprise_id)
-            severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+            by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
+        cutoff = now - ALERTS_KEPT
+        for enterprise_id, own in by_enterprise.items():
+            profile = self.engine.state(enterprise_id).profile
+            tier = self.tier(enterprise_id)
             known = {a: Alert.model_validate_json(j) for a, j in profile.alerts.items()}
-
-            key = alert_id(finding.enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
-            alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
-            profile.alerts[key] = alert.model_dump_json()
-            raised[key] = alert
-        for finding in findings:
-            profile = self.engine.state(finding.enterprise_id).profile
-            cutoff = now - ALERTS_KEPT
+            changed: set[str] = set()
+            for finding in own:
+                severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+                key = alert_id(enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
+                alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
+                known[key] = raised[key] = alert
+                changed.add(key)
             profile.alerts = {
-                k: j
-                for k, j in profile.alerts.items()
-                if Alert.model_validate_json(j).updated_at >= cutoff
+                k: alert.model_dump_json() if k in changed else profile.alerts[k]
+                for k, alert in known.items()
+                if alert.updated_at >= cutoff
             }
         return list(raised.values())

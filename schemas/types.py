@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import pycountry
@@ -25,6 +26,7 @@ _COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
 HOME_COUNTRY = "CN"
 
 
+@lru_cache(maxsize=65536)  # a few thousand exporters send millions of records
 def _check_uscc(value: str) -> str:
     if not _USCC_SHAPE.fullmatch(value):
         raise ValueError("USCC must be 18 upper-case letters or digits with no separators")
@@ -80,6 +82,11 @@ def _parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         return value
     if not isinstance(value, str):
         raise ValueError("IP address must be a string")
+    return _ip_from_text(value)
+
+
+@lru_cache(maxsize=262144)  # egress addresses repeat: parsing dominated flow decoding
+def _ip_from_text(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
         return ipaddress.ip_address(value)
     except ValueError as exc:

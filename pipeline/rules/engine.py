@@ -147,13 +147,14 @@ class Engine:
         is_due: Callable[[datetime], bool],
         enterprises: Callable[[str], bool] | None = None,
     ) -> list[ClosedWindow]:
-        closed: list[ClosedWindow] = []
-        for enterprise_id in sorted(self.states):
-            if enterprises is not None and not enterprises(enterprise_id):
+        due: list[tuple[str, str, datetime]] = []
+        for enterprise_id, state in self.states.items():  # cheap checks first: this is per batch
+            if not state.windows or (enterprises is not None and not enterprises(enterprise_id)):
                 continue
-            windows = self.states[enterprise_id].windows
-            for country, start in sorted(k for k in windows if is_due(k[1])):
-                aggregate = windows.pop((country, start))
-                findings = evaluate_window(enterprise_id, country, start, aggregate, self.config)
-                closed.append(ClosedWindow(enterprise_id, country, start, aggregate, findings))
+            due.extend((enterprise_id, c, start) for c, start in state.windows if is_due(start))
+        closed: list[ClosedWindow] = []
+        for enterprise_id, country, start in sorted(due):
+            aggregate = self.states[enterprise_id].windows.pop((country, start))
+            findings = evaluate_window(enterprise_id, country, start, aggregate, self.config)
+            closed.append(ClosedWindow(enterprise_id, country, start, aggregate, findings))
         return closed

@@ -45,6 +45,7 @@ from schemas.types import RequiredPath
 #: Tables callers write to; `schema_migrations` is written by `ensure_schema` only.
 DATA_TABLES: Final = frozenset(
     {"transfers", "flow_windows", "findings", "deadletters", "alerts", "alert_actions", "scores"}
+    | {"evidence_leaves", "tree_heads"}  # the evidence log (pipeline/evidence_log)
 )
 MIGRATIONS_TABLE: Final = "schema_migrations"
 

@@ -256,6 +256,8 @@ def test_ensure_schema_is_idempotent_and_recorded(make_store: StoreFactory) -> N
         "flow_windows": "ReplacingMergeTree",
         "schema_migrations": "ReplacingMergeTree",
         "transfers": "ReplacingMergeTree",
+        "evidence_leaves": "MergeTree",  # the append-only Merkle log
+        "tree_heads": "MergeTree",
     }
 
 
