@@ -65,7 +65,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
 def test_no_server_error_and_every_answer_fits_the_schema(
     case: Any, key_and_app: tuple[str, Any]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -61,11 +62,10 @@ def test_up_serves_the_gateway_and_a_pushed_file_reaches_the_status(tmp_path: Pa
         )
         + "\n"
     )
+    err_file = (tmp_path / "up.err").open("w")
     up = subprocess.Popen(
         xbmon(
             "up",
-            "--duration",
-            "30",
             "--rate",
             "100",
             "--enterprises",
@@ -78,13 +78,13 @@ def test_up_serves_the_gateway_and_a_pushed_file_reaches_the_status(tmp_path: Pa
             str(port),
         ),
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=err_file,  # a file: the live view never fills a pipe
         text=True,
     )
     try:
         deadline = time.monotonic() + 60
         while get(f"{base}/healthz")[0] != 200:
-            assert up.poll() is None, up.communicate()[1]
+            assert up.poll() is None, (tmp_path / "up.err").read_text()
             assert time.monotonic() < deadline, "the gateway never answered"
             time.sleep(0.3)
         # The README's two commands.
@@ -116,12 +116,14 @@ def test_up_serves_the_gateway_and_a_pushed_file_reaches_the_status(tmp_path: Pa
         assert status["enterprise_id"] == ENTERPRISE and status["transfers"] == 5
         # Received a year or more after `ts`: every log is a late declaration.
         assert status["findings_by_rule"] == {"XB-LATE-DECLARATION": 5}
-        out, err = up.communicate(timeout=120)
+        up.send_signal(signal.SIGINT)  # Ctrl-C: `up` stops everything, the gateway included
+        out, _ = up.communicate(timeout=120)
     finally:
         if up.poll() is None:
             up.kill()
             up.wait()
-    assert up.returncode == 0, err
+        err_file.close()
+    assert up.returncode == 0, (tmp_path / "up.err").read_text()
     assert json.loads(out.strip().splitlines()[-1])["findings"] > 0
     with socket.socket() as probe:  # the gateway stopped with `up`
         assert probe.connect_ex(("127.0.0.1", port)) != 0
