@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import uvicorn
 from typer.testing import CliRunner
 
+from pipeline.broker import LocalBroker, free_port
 from pipeline.cli import app as cli
+from pipeline.gateway.app import create_app
 from pipeline.push import Pusher, PushError, PushOptions, checkpoint_path
+from pipeline.settings import GatewaySettings, Settings
 
 A = "91110000600037341L"
 
@@ -104,3 +110,36 @@ def test_another_enterprises_line_is_refused_and_oversized_batches_are_halved(
         result = pusher(client, token, batch_records=7).push(file)
     assert [(r.line, r.field) for r in result.refused] == [(6, "enterprise_id")]
     assert (result.accepted, result.refused_lines, result.lines) == (6, 1, 7)
+
+
+def test_push_command_prints_refused_lines_and_exits_1(
+    broker: LocalBroker, new_key: Any, make_log: Any, data_dir: Path, tmp_path: Path
+) -> None:
+    """The CLI over real HTTP (uvicorn on a loopback port)."""
+    token = new_key(A)
+    records = [make_log(A), make_log(A, subjects=-1), make_log(A)]
+    file = write_jsonl(tmp_path / "logs.jsonl", records)
+    app = create_app(
+        Settings(gateway=GatewaySettings(status_enabled=False)),
+        bootstrap=broker.bootstrap_servers,
+        data_dir=data_dir,
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        result = CliRunner().invoke(cli, ["push", str(file), "--url", url, "--key", token])
+        wrong_key = CliRunner().invoke(cli, ["push", str(file), "--url", url, "--key", "xbk_no"])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    assert result.exit_code == 1
+    assert f"{file}:2: subjects:" in result.stderr
+    assert orjson.loads(result.stdout.strip().splitlines()[-1])["accepted"] == 2
+    assert wrong_key.exit_code == 2
+    assert "401" in wrong_key.stderr
