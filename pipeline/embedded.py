@@ -138,6 +138,10 @@ class Stack:
 
     def add_gateway(self, port: int, data_dir: Path, timeout: float = 30.0) -> WorkerProcess:
         """`xbmon gateway` on `port`, producing into this stack's broker; keys in `data_dir`."""
+        if self.broker is not None:  # our memory-only broker: nothing accepted before is in it
+            from pipeline.gateway.state import forget_broker_state
+
+            forget_broker_state(data_dir)
         gateway = self._spawn(
             "gateway", "gateway", port, ["--port", str(port), "--data-dir", str(data_dir)]
         )

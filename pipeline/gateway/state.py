@@ -50,7 +50,29 @@ class GatewayState:
         )
         return cursor.rowcount == 1
 
+    def forget_accepted(self) -> None:
+        """For a new, empty broker: what was accepted into the previous one is not in it."""
+        self._db.execute(self._sql["forget_accepted"])
+
     def prune(self, now: float) -> None:
         """Forget ids past the idempotency horizon and nonces past any valid timestamp."""
         self._db.execute(self._sql["prune_accepted"], {"cutoff": now - self.retention_s})
         self._db.execute(self._sql["prune_nonces"], {"cutoff": now - 2 * self.nonce_window_s})
+
+
+def forget_broker_state(data_dir: Path) -> None:
+    """Accepted ids and the status projection of a broker that is gone (keys are kept).
+
+    The embedded broker keeps its topics in memory, so each `xbmon up` starts with empty
+    topics: ids accepted by an earlier run must be accepted again, and the status projection
+    (its offsets and counts) starts over.
+    """
+    from pipeline.gateway.status import STATUS_FILE
+
+    state = GatewayState(data_dir, retention_days=1, nonce_window_s=1.0)
+    try:
+        state.forget_accepted()
+    finally:
+        state.close()
+    for suffix in ("", "-wal", "-shm"):
+        (gateway_dir(data_dir) / (STATUS_FILE + suffix)).unlink(missing_ok=True)

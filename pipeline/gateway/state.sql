@@ -28,3 +28,6 @@ INSERT OR IGNORE INTO nonces (key_id, nonce, seen_at) VALUES (:key_id, :nonce, :
 
 -- name: prune_nonces
 DELETE FROM nonces WHERE seen_at < :cutoff;
+
+-- name: forget_accepted
+DELETE FROM accepted;

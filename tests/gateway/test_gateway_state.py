@@ -9,7 +9,7 @@ from pydantic import SecretStr, ValidationError
 
 from pipeline.gateway.keys import KeyStore, split_token
 from pipeline.gateway.ratelimit import RateLimiter, retry_after_header
-from pipeline.gateway.state import DAY_S, GatewayState
+from pipeline.gateway.state import DAY_S, GatewayState, forget_broker_state
 from pipeline.settings import GatewaySettings, Settings
 from pipeline.worker import utc_now
 
@@ -62,3 +62,26 @@ def test_token_bucket_refills_at_the_rate() -> None:
     assert wait == pytest.approx(0.5)
     assert retry_after_header(wait) == "1"
     assert limiter.take("k", 0.5) == 0  # one token back after 1 / rate seconds
+
+
+def test_a_new_embedded_broker_forgets_accepted_ids_but_keeps_keys_and_nonces(
+    tmp_path: Path,
+) -> None:
+    store = KeyStore(tmp_path)
+    token = store.create(A, utc_now()).token
+    store.close()
+    state = GatewayState(tmp_path, retention_days=10, nonce_window_s=300)
+    state.accept(A, ["t1"], 1000.0)
+    assert state.use_nonce("k", "n", 1000.0)
+    state.close()
+    status = tmp_path / "gateway" / "status.sqlite"
+    status.write_bytes(b"")
+    forget_broker_state(tmp_path)
+    state = GatewayState(tmp_path, retention_days=10, nonce_window_s=300)
+    assert not state.accepted(A, "t1")
+    assert not state.use_nonce("k", "n", 1000.0)  # a replay is still a replay
+    state.close()
+    assert not status.exists()
+    store = KeyStore(tmp_path)
+    assert store.authenticate(token) is not None
+    store.close()
