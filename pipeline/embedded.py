@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,6 +112,7 @@ class Stack:
     broker: LocalBroker | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
     writer: WorkerProcess | None = None
+    gateway: WorkerProcess | None = None
     _producer: KafkaProducer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -136,7 +138,32 @@ class Stack:
         self.workers.append(worker)
         return worker
 
-    def _spawn(self, command: str, name: str, metrics_port: int | None) -> WorkerProcess:
+    def add_gateway(self, port: int, data_dir: Path, timeout: float = 30.0) -> WorkerProcess:
+        """`xbmon gateway` on `port`, producing into this stack's broker; keys in `data_dir`."""
+        if self.broker is not None:  # our memory-only broker: nothing accepted before is in it
+            from pipeline.gateway.state import forget_broker_state
+
+            forget_broker_state(data_dir)
+        gateway = self._spawn(
+            "gateway", "gateway", port, ["--port", str(port), "--data-dir", str(data_dir)]
+        )
+        self.gateway = gateway
+
+        def healthy() -> bool:
+            if not gateway.alive:
+                raise StackError(f"the gateway exited:\n{gateway.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_until(healthy, timeout, "the gateway to listen", interval=0.2)
+        return gateway
+
+    def _spawn(
+        self, command: str, name: str, metrics_port: int | None, args: Sequence[str] = ()
+    ) -> WorkerProcess:
         port = metrics_port or free_port()
         log_path = self.data_dir / f"{name}.log"
         env = {
@@ -152,7 +179,7 @@ class Stack:
         }
         with log_path.open("ab") as handle:
             process = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", command],
+                [sys.executable, "-m", "pipeline.cli", command, *args],
                 env=env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
@@ -177,6 +204,8 @@ class Stack:
         return [w for w in self.workers if w.alive]
 
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
         for worker in self.workers:
             worker.stop()
         if self.writer is not None:

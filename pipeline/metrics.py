@@ -112,3 +112,22 @@ def serve(port: int, host: str = "127.0.0.1") -> None:
     """Expose /metrics on `host:port` (port 0 disables)."""
     if port:
         start_http_server(port, addr=host)
+
+
+# --- the enterprise gateway (its own process; served on its /metrics) ---------------------------
+GATEWAY_REQUESTS = Counter(
+    "xbmon_gateway_requests_total",
+    "Gateway requests by endpoint and HTTP status.",
+    ["endpoint", "status"],
+)
+GATEWAY_RECORDS = Counter(
+    "xbmon_gateway_records_total",
+    "Transfer-log records pushed, by outcome (accepted, duplicate, refused).",
+    ["outcome"],
+)
+GATEWAY_LATENCY = Histogram(
+    "xbmon_gateway_request_duration_seconds",
+    "From request to answer, by endpoint (pushes include the broker's acknowledgement).",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

@@ -44,6 +44,29 @@ class ClickHouseSettings(BaseModel):
     retention_days: int = Field(3 * 366, ge=3 * 365)  # NDSR: at least 3 years
 
 
+class GatewaySettings(BaseModel):
+    """The enterprise ingestion gateway (`xbmon gateway`, `xbmon up --gateway-port`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in containers
+    port: int = Field(8088, ge=0, le=65535)
+    max_body_bytes: int = Field(512 * 1024, ge=1024)  # 413 above
+    max_records: int = Field(2000, ge=1)  # records per request; 413 above
+    rate_per_s: float = Field(20.0, gt=0)  # requests per second per key (token bucket)
+    rate_burst: int = Field(40, ge=1)
+    produce_timeout_s: float = Field(10.0, gt=0)  # no broker ack by then: 503
+    # The producer's own request timeout, well above produce_timeout_s: a send answered 503
+    # stays pending (and is awaited by the client's retry) instead of being re-sent by the
+    # producer, which could duplicate it in the topic once a hung broker wakes up.
+    producer_request_timeout_s: float = Field(60.0, gt=0)
+    accepted_retention_days: int = Field(400, ge=1)  # accepted transfer_ids remembered
+    signature_window_s: int = Field(300, ge=1)  # signed requests: timestamp tolerance
+    # Keyed hash of API keys; None: a random pepper kept in DATA_DIR/gateway/pepper.
+    key_pepper: SecretStr | None = None
+    status_enabled: bool = True  # the /v1/status projection (consumes the output topics)
+
+
 class EvidenceLogSettings(BaseModel):
     """The Merkle evidence log: who seals it, how often, and with which Ed25519 key."""
 
@@ -92,6 +115,7 @@ class Settings(BaseSettings):
     batch_within_s: float = Field(0.2, gt=0)
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
+    gateway: GatewaySettings = GatewaySettings()
     evidence: EvidenceLogSettings = EvidenceLogSettings()
 
     @model_validator(mode="after")
@@ -102,6 +126,13 @@ class Settings(BaseSettings):
             and self.clickhouse.password.get_secret_value() in PLACEHOLDER_SECRETS
         ):
             raise ValueError("clickhouse.password is a placeholder; set XBMON_CLICKHOUSE__PASSWORD")
+        pepper = self.gateway.key_pepper
+        if (
+            self.environment == "production"
+            and pepper is not None
+            and pepper.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("gateway.key_pepper is a placeholder; set XBMON_GATEWAY__KEY_PEPPER")
         return self
 
 
