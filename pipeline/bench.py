@@ -55,6 +55,8 @@ class BenchOptions:
     partitions: int = 4
     seed: int = 1
     active: int = 200  # enterprises of the synthesised world that send traffic
+    store_rows: int = 200_000  # rows of the chDB insert measurement
+    matching_filings: tuple[int, ...] = (1_000, 100_000)  # reference sizes of the matching cost
 
 
 @dataclass
@@ -419,7 +421,8 @@ def store_insert_rate(world: World, directory: Path, rows: int = 200_000) -> flo
     try:
         began = time.perf_counter()
         for start in range(0, rows, 20_000):
-            store.insert("transfers", table[start : start + 20_000], dedup_token=f"bench-{start}")
+            chunk = table[start : start + 20_000]
+            store.insert("transfers", chunk, dedup_token=f"bench-{start}")
         return rows / (time.perf_counter() - began)
     finally:
         store.close()
@@ -447,7 +450,7 @@ def matching_cost(world: World, filings: Sequence[int]) -> dict[str, float]:
         began = time.perf_counter()
         for log in logs:
             engine.transfer_result(log)
-        out[f"{count // 1000}k"] = round((time.perf_counter() - began) / len(logs) * 1e6, 2)
+        out[str(count)] = round((time.perf_counter() - began) / len(logs) * 1e6, 2)
     return out
 
 
@@ -511,9 +514,11 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
             result.rss_mb = max(peak_rss_mb(w.process.pid) for w in stack.live_workers())
         finally:
             offsets.close()
-    result.store_rows_per_s = store_insert_rate(world, options.data_dir / "store-bench")
+    result.store_rows_per_s = store_insert_rate(
+        world, options.data_dir / "store-bench", options.store_rows
+    )
     report(f"store: {result.store_rows_per_s:,.0f} rows/s into chDB")
-    result.matching_us = matching_cost(world, (1_000, 100_000))
+    result.matching_us = matching_cost(world, options.matching_filings)
     report(f"matching: {result.matching_us} µs per transfer log by filings in the reference")
     return result
 

@@ -34,6 +34,12 @@ def bench(
     ] = None,
     rate: Annotated[float, typer.Option(min=1, help="Soak mode: records per second.")] = 2000,
     sample_every: Annotated[float, typer.Option(min=1, help="Soak mode: seconds per sample.")] = 30,
+    store_rows: Annotated[
+        int, typer.Option(min=1000, help="Rows of the chDB insert measurement.")
+    ] = 200_000,
+    matching_filings: Annotated[
+        str, typer.Option(help="Reference sizes (filings) of the matching-cost measurement.")
+    ] = "1000,100000",
 ) -> None:
     """Measure the real worker against a bare consumer; last stdout line: JSON figures."""
     import shutil
@@ -55,6 +61,8 @@ def bench(
         workers=workers,
         flows=flows,
         logs=logs,
+        store_rows=store_rows,
+        matching_filings=tuple(int(n) for n in matching_filings.split(",")),
     )
     report = lambda line: err.print(f"[dim]bench[/dim] {line}")  # noqa: E731
     if soak is not None:

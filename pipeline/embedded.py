@@ -25,7 +25,7 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from pydantic import BaseModel
 
-from pipeline.broker import LocalBroker, free_port
+from pipeline.broker import LocalBroker, die_with_parent_hook, free_port
 from pipeline.kafka_admin import consumer_lag, ensure_topics
 from pipeline.metrics_client import Samples, scrape, total
 from pipeline.reference_rows import reference_row_messages
@@ -184,6 +184,7 @@ class Stack:
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
+                preexec_fn=die_with_parent_hook(),  # a killed supervisor leaves no orphans
             )
         return WorkerProcess(name, process, port, log_path)
 
