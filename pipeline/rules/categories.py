@@ -29,14 +29,17 @@ def matches_any(prefixes: Iterable[str], category: str) -> bool:
     return not ancestors(category).isdisjoint(prefixes)
 
 
+@lru_cache(maxsize=65536)
 def is_important(category: str) -> bool:
     return matches(IMPORTANT_PREFIX, category)
 
 
+@lru_cache(maxsize=65536)
 def is_non_personal(category: str) -> bool:
     return matches_any(NON_PERSONAL_PREFIXES, category)
 
 
+@lru_cache(maxsize=65536)
 def is_personal(category: str) -> bool:
     """`pi.*`, or a sector item (any category outside the four classed prefixes)."""
     return matches(PERSONAL_PREFIX, category) or not matches_any(_CLASSED, category)

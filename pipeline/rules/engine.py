@@ -149,9 +149,13 @@ class Engine:
     ) -> list[ClosedWindow]:
         due: list[tuple[str, str, datetime]] = []
         for enterprise_id, state in self.states.items():  # cheap checks first: this is per batch
-            if not state.windows or (enterprises is not None and not enterprises(enterprise_id)):
+            earliest = state.earliest()
+            if earliest is None or not is_due(earliest):
+                continue  # `is_due` is monotonic in the start: nothing later is due either
+            if enterprises is not None and not enterprises(enterprise_id):
                 continue
             due.extend((enterprise_id, c, start) for c, start in state.windows if is_due(start))
+            state.earliest_window = None  # recomputed when next asked
         closed: list[ClosedWindow] = []
         for enterprise_id, country, start in sorted(due):
             aggregate = self.states[enterprise_id].windows.pop((country, start))

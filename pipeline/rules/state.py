@@ -101,12 +101,23 @@ class EnterpriseState:
     # applied twice. Logs are also guarded by `seen_transfers`; aggregates only by this.
     applied_offsets: dict[str, int] = field(default_factory=dict)
     profile: ScoringProfile = field(default_factory=ScoringProfile)
+    # Start of the earliest open window, None when unknown (not persisted): lets the engine
+    # skip an enterprise without a due window without looking at each of its windows.
+    earliest_window: datetime | None = field(default=None, compare=False, repr=False)
 
     def window(self, key: WindowKey) -> WindowAggregate:
         found = self.windows.get(key)
         if found is None:
             found = self.windows[key] = WindowAggregate()
+            if self.earliest_window is not None and key[1] < self.earliest_window:
+                self.earliest_window = key[1]
         return found
+
+    def earliest(self) -> datetime | None:
+        """Start of the earliest open window (None: no window open)."""
+        if self.earliest_window is None and self.windows:
+            self.earliest_window = min(start for _, start in self.windows)
+        return self.earliest_window if self.windows else None
 
     def year(self, year: int) -> YearCounters:
         counters = self.years.get(year)
