@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     # resolutions always re-score at once): scoring every touched enterprise every batch cost
     # more than evaluating the batch.
     score_min_interval_s: float = Field(5.0, ge=0)
+    # Evaluated transfer_ids kept with an enterprise's state before they move to an archived
+    # chunk (written once): bounds what is written after every batch.
+    seen_chunk_ids: int = Field(256, ge=1)
     # Store writer: append "stored_ms table latency_ms" per stored row here (for `xbmon bench`).
     latency_trace: Path | None = None
     batch_max_messages: int = Field(500, ge=1)

@@ -314,7 +314,7 @@ def transfer_row(
 
     Without `ingested_at` the database's clock stamps the row.
     """
-    row = dict(log)  # flat model: its fields as they are (model_dump cost 6 % of a batch)
+    row = dict(log.__dict__)  # a flat model's fields as they are (model_dump: 6 % of a batch)
     row["ts"] = format_datetime_utc(log.ts)
     if log.received_at is not None:
         row["received_at"] = format_datetime_utc(log.received_at)
