@@ -14,7 +14,14 @@ from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import pycountry
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+)
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, ValidationError
 
@@ -163,13 +170,13 @@ UtcDatetime = Annotated[
 ]
 IpAddress = Annotated[
     ipaddress.IPv4Address | ipaddress.IPv6Address,
-    BeforeValidator(_parse_ip),
+    PlainValidator(_parse_ip),  # ours is complete: pydantic re-validating parsed it twice
     PlainSerializer(str, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
 ]
 Cidr = Annotated[
     ipaddress.IPv4Network | ipaddress.IPv6Network,
-    BeforeValidator(_parse_network),
+    PlainValidator(_parse_network),
     PlainSerializer(str, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "description": "CIDR network, e.g. 203.0.113.0/24"}),
 ]
