@@ -88,10 +88,17 @@ def record_window(profile: ScoringProfile, window: ClosedWindow, config: RulesCo
         profile.observed_bytes += window.aggregate.observed_bytes
 
 
-def record_finding(profile: ScoringProfile, finding: Finding) -> None:
-    if any(kept[0] == finding.finding_id for kept in profile.findings):
+def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> None:
+    """Remember a batch's findings of one enterprise (each once), then prune once."""
+    known = {kept[0] for kept in profile.findings}
+    for finding in findings:
+        if finding.finding_id not in known:
+            known.add(finding.finding_id)
+            profile.findings.append(
+                (finding.finding_id, finding.rule_id, finding.severity, finding.ts)
+            )
+    if not profile.findings:
         return
-    profile.findings.append((finding.finding_id, finding.rule_id, finding.severity, finding.ts))
     profile.findings.sort(key=lambda kept: kept[3])
     horizon = profile.findings[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
     profile.findings = [f for f in profile.findings if f[3] >= horizon][-FINDINGS_KEPT_MAX:]
@@ -197,8 +204,11 @@ class Supervisor:
             record_transfer(self.engine.state(log.enterprise_id).profile, log, config)
         for window in windows:
             record_window(self.engine.state(window.enterprise_id).profile, window, config)
+        by_enterprise: dict[str, list[Finding]] = {}
         for finding in findings:
-            record_finding(self.engine.state(finding.enterprise_id).profile, finding)
+            by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
+        for enterprise_id, own in by_enterprise.items():
+            record_findings(self.engine.state(enterprise_id).profile, own)
         urgent = {f.enterprise_id for f in findings} | {w.enterprise_id for w in windows}
         urgent.update(e for e, _ in resolutions)
         due = sorted(e for e in touched if e in urgent or not self._scored_since(e, now))
