@@ -116,7 +116,7 @@ class Settings(BaseSettings):
     latency_trace: Path | None = None
     # An agent batch: up to this many messages, or what came within this time. Under load
     # batches fill at once; the wait bounds the latency a trickle of traffic sees.
-    batch_max_messages: int = Field(500, ge=1)
+    batch_max_messages: int = Field(200, ge=1)
     batch_within_s: float = Field(0.05, gt=0)
     # Messages an agent may hold unprocessed (Faust's stream buffer; its default 4,096 of our
     # 100-record messages is ~160 MB per stream): two batches keep the agent fed.
