@@ -13,7 +13,7 @@ import faust
 import orjson
 
 from pipeline import metrics
-from pipeline.evidence_rows import batch_token, output_rows
+from pipeline.evidence_rows import batch_token, output_rows, table_token
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
@@ -92,7 +92,7 @@ class Output:
             token = batch_token(messages)
             pending: list[Awaitable[Any]] = []
             for table, rows in output_rows(out, self.ctx.clock()).items():
-                for value in row_messages(table, rows, f"{table}|{token}"):
+                for value in row_messages(table, rows, table_token(table, token, rows)):
                     pending.append(await self.rows_topic.send(key=token.encode(), value=value))
             await asyncio.gather(*pending)
         self.observe_latency(messages)
