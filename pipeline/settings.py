@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     spool: SpoolSettings = SpoolSettings()
     # Test-only: the store writer kills itself (SIGKILL) at this point; refused in production.
     fault_point: FaultPoint | None = None
+    # Test-only: the store writer's first N inserts fail as if the store were unreachable.
+    fault_store_failures: int = Field(0, ge=0)
 
     @property
     def spool_dir(self) -> Path:
@@ -97,8 +99,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
-        if self.environment == "production" and self.fault_point is not None:
-            raise ValueError("XBMON_FAULT_POINT is for tests only")
+        if self.environment == "production" and (self.fault_point or self.fault_store_failures):
+            raise ValueError("XBMON_FAULT_POINT and XBMON_FAULT_STORE_FAILURES are for tests only")
         if (
             self.environment == "production"
             and self.clickhouse.backend == "server"

@@ -30,7 +30,7 @@ from pipeline import metrics
 from pipeline.settings import FaultPoint, Settings
 from pipeline.spool import Spool
 from pipeline.storage import EvidenceStore, open_store
-from pipeline.storage.errors import StoreError
+from pipeline.storage.errors import StoreError, StoreUnavailableError
 from pipeline.topics import EVIDENCE_ROWS
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class StoreWriter:
         self.spool = Spool(settings.spool_dir, config.max_bytes, config.max_batches, on_write)
         self.backoff = Backoff(config.retry_initial_backoff_s, config.retry_max_backoff_s)
         self.paused = False
+        self.injected_failures = settings.fault_store_failures
         self._head_done: tuple[int, int] = (0, 0)  # (sequence, records stored) of the head
         self.consumer = KafkaConsumer(
             EVIDENCE_ROWS.name,
@@ -185,6 +186,9 @@ class StoreWriter:
             metrics.DEADLETTERS.labels(EVIDENCE_ROWS.name, "internal_format").inc()
             return "stored"
         try:
+            if self.injected_failures > 0:
+                self.injected_failures -= 1
+                raise StoreUnavailableError("injected by XBMON_FAULT_STORE_FAILURES (test only)")
             self.store.insert(table, rows, dedup_token=token)
         except StoreError as exc:
             metrics.STORE_FAILURES.labels(table).inc()

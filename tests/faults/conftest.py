@@ -198,12 +198,16 @@ class Harness:
         )
 
     def open_store(self) -> EvidenceStore:
-        """The scenario's chDB store, with merges stopped so raw counts show any duplicate."""
+        """The scenario's chDB store; merges off so that raw counts show any duplicate."""
         store = open_store(self.settings())
         store.ensure_schema()
         for table in WRITER_TABLES:
+            # Persisted in the table's metadata, so the writer processes do not merge either.
             store.query(
-                "SYSTEM STOP MERGES {database:Identifier}.{table:Identifier}", {"table": table}
+                "ALTER TABLE {database:Identifier}.{table:Identifier} MODIFY SETTING "
+                "max_bytes_to_merge_at_max_space_in_pool = 1, "
+                "max_bytes_to_merge_at_min_space_in_pool = 1",
+                {"table": table},
             )
         return store
 
