@@ -3,8 +3,10 @@ store-writer processes, a store that fails on demand and a TCP proxy that cuts c
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -21,7 +23,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.structs import TopicPartition
 
-from pipeline.broker import LocalBroker, free_port
+from pipeline.broker import LocalBroker
 from pipeline.evidence_rows import batch_token, output_rows, table_token
 from pipeline.kafka_admin import ensure_topics
 from pipeline.reference_stream import reference_messages
@@ -256,4 +258,94 @@ def counts() -> Callable[[EvidenceStore], Counter[str]]:
     return raw_counts
 
 
-__all__ = ["free_port"]
+# -- network faults: a small threaded TCP proxy (toxiproxy is not available here) ---------
+
+
+class TcpProxy:
+    """Forwards a port to another; `cut()` resets every connection and refuses new ones
+    (accepted, then closed at once) until `restore()`."""
+
+    def __init__(self, listen_port: int, target_port: int, host: str = "127.0.0.1") -> None:
+        self.host, self.target_port = host, target_port
+        self.server = socket.create_server((host, listen_port), reuse_port=False)
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.lock = threading.Lock()
+        self.open: set[socket.socket] = set()
+        self.refusing = threading.Event()
+        self.closing = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def cut(self) -> None:
+        self.refusing.set()
+        with self.lock:
+            sockets, self.open = set(self.open), set()
+        for sock in sockets:
+            _close(sock)
+
+    def restore(self) -> None:
+        self.refusing.clear()
+
+    def close(self) -> None:
+        self.closing.set()
+        self.cut()
+        self.thread.join(2)
+        self.server.close()
+
+    def _accept(self) -> None:
+        while not self.closing.is_set():
+            try:
+                client, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.refusing.is_set():
+                _close(client)
+                continue
+            try:
+                upstream = socket.create_connection((self.host, self.target_port), timeout=2)
+            except OSError:
+                _close(client)
+                continue
+            upstream.settimeout(None)
+            with self.lock:
+                self.open.update((client, upstream))
+                self.connections += 1
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with self.lock:
+                    self.open.discard(sock)
+                _close(sock)
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+@pytest.fixture
+def tcp_proxy() -> Iterator[Callable[[int], TcpProxy]]:
+    """`tcp_proxy(target_port)`: a proxy on a free port, closed after the test."""
+    made: list[TcpProxy] = []
+
+    def make(target_port: int) -> TcpProxy:
+        made.append(TcpProxy(0, target_port))
+        return made[-1]
+
+    yield make
+    for proxy in made:
+        proxy.close()
