@@ -141,7 +141,12 @@ class Harness:
         base: dict[str, Any] = {
             "data_dir": self.root,
             "metrics_port": 0,
-            "kafka": {"bootstrap_servers": self.bootstrap, "partitions": PARTITIONS},
+            # Tansu holds a JoinGroup answer for half the session timeout: join in 1 s.
+            "kafka": {
+                "bootstrap_servers": self.bootstrap,
+                "partitions": PARTITIONS,
+                "session_timeout_s": 2.0,
+            },
         }
         base.update(changes)
         return Settings(**base)
@@ -188,6 +193,7 @@ class Harness:
             "XBMON_KAFKA__PARTITIONS": str(PARTITIONS),
             "XBMON_DATA_DIR": str(self.root),
             "XBMON_METRICS_PORT": "0",
+            "XBMON_KAFKA__SESSION_TIMEOUT_S": "2",
             **self.env,
             **env,
         }

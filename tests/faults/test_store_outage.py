@@ -1,8 +1,8 @@
 """Scenario: the store is unavailable for a while under load.
 
-Setup: a real broker and chDB; the store writer in this process with a small spool (4 MiB);
+Setup: a real broker and chDB; the store writer in this process with a small spool (2 MiB);
 a producer thread sending 100 KB evidence messages (20 rows) at a steady rate throughout.
-Fault: every insert fails for ~15 s (tens of seconds is enough here: the spool bound, not
+Fault: every insert fails for 12 s (tens of seconds is enough here: the spool bound, not
 the duration, is what is exercised; minutes only add more of the same).
 What must hold: the spool fills up to its bound and no further, consumption pauses (the rows
 wait in Kafka), the process's RSS stays flat (well under the volume produced); once the store
@@ -27,9 +27,9 @@ pytestmark = pytest.mark.slow
 ROWS_PER_MESSAGE = 20
 ROW_BYTES = 5_000
 MESSAGE_BYTES = ROWS_PER_MESSAGE * ROW_BYTES
-RATE = 40  # messages per second: ~4 MB/s, 800 rows/s
-OUTAGE_S = 15.0
-SPOOL_BYTES = 4 << 20
+RATE = 30  # messages per second: ~3 MB/s, 600 rows/s
+OUTAGE_S = 12.0
+SPOOL_BYTES = 2 << 20
 
 
 def load_message(index: int) -> bytes:
@@ -102,8 +102,9 @@ def test_outage_under_load_spools_pauses_and_drains(harness, flaky, counts, unti
         produced_in_outage = sent * MESSAGE_BYTES
         assert gauge("xbmon_consumption_paused") == 1, "a full spool pauses consumption"
         assert gauge("xbmon_pauses_total") > pauses_before
-        # Bounded: at most the bound plus one poll's batch (an empty spool takes any batch).
-        assert SPOOL_BYTES / 2 < peak_spool <= SPOOL_BYTES + 200 * (MESSAGE_BYTES + 100)
+        # Bounded (an empty spool takes any one batch, but a poll returns at most ~1 MiB of a
+        # partition, below the bound here).
+        assert SPOOL_BYTES / 2 < peak_spool <= SPOOL_BYTES
         assert produced_in_outage > 10 * SPOOL_BYTES, "the outage produced far more than fits"
         assert peak_rss - rss_start < 48 << 20, (
             f"RSS grew {(peak_rss - rss_start) >> 20} MiB while {produced_in_outage >> 20} MiB "
