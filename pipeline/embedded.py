@@ -24,26 +24,16 @@ from kafka import KafkaConsumer, KafkaProducer
 from pydantic import BaseModel
 
 from pipeline.broker import LocalBroker, free_port
-from pipeline.group_offsets import seed_group_offsets
 from pipeline.kafka_admin import consumer_lag, ensure_topics
 from pipeline.metrics_client import Samples, scrape, total
 from pipeline.reference_stream import reference_messages
-from pipeline.topics import (
-    ALERT_ACTIONS,
-    ALL_TOPICS,
-    EGRESS_FLOWS,
-    FINDINGS,
-    FLOW_AGGREGATES,
-    TRANSFER_LOGS,
-)
+from pipeline.topics import ALL_TOPICS, FINDINGS
 from schemas.models import Finding
 
 log = logging.getLogger(__name__)
 
 
 BOOTSTRAP_FILE = "bootstrap"
-#: The workers' stream inputs (the group's partitions; see `pipeline.group_offsets`).
-WORKER_INPUTS = tuple(t.name for t in (TRANSFER_LOGS, FLOW_AGGREGATES, EGRESS_FLOWS, ALERT_ACTIONS))
 
 
 def running_bootstrap(data_dir: Path) -> str | None:
@@ -130,7 +120,6 @@ class Stack:
             self.broker = LocalBroker(self.data_dir / "broker").start()
             self.bootstrap = self.broker.bootstrap_servers
         ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
-        seed_group_offsets(self.bootstrap, self.app_id, WORKER_INPUTS)
         # Where CLI commands run beside `xbmon up` (e.g. `xbmon alerts resolve`) find it.
         (self.data_dir / BOOTSTRAP_FILE).write_text(self.bootstrap)
         if self.store:
