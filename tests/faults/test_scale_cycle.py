@@ -32,7 +32,7 @@ pytestmark = [
     pytest.mark.slow,
     # Found by this test, not fixed (README "Known limits"): in about half the runs the first
     # ~60 messages of one partition are never processed by any worker (no findings, no rows)
-    # while the group's committed offset moves past them (lag 0).
+    # while the group's committed offset moves past them (lag 0). xfail, not skip: it runs.
     pytest.mark.xfail(
         strict=False,
         reason="faust-streaming 0.15.3 on Tansu: a partition's head skipped across 1->2->1",
