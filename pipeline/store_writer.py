@@ -24,6 +24,7 @@ from typing import Any, Literal
 import orjson
 from kafka import KafkaConsumer
 from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
 from kafka.structs import TopicPartition
 
 from pipeline import metrics
@@ -125,8 +126,16 @@ class StoreWriter:
                 self._handle(tp, polled[tp])
                 handled = True
             if handled:
-                # Positions: everything stored or spooled, up to any seek back.
-                self.consumer.commit()
+                self._commit()
+
+    def _commit(self) -> None:
+        """Commit the positions: everything stored or spooled, up to any seek back."""
+        try:
+            self.consumer.commit()
+        except CommitFailedError as exc:
+            # A rebalance took the partitions: the new owner gets these messages again and
+            # their tokens make the second insert a no-op.
+            log.warning("offset commit failed (%s); the messages will be redelivered", exc)
 
     def _poll_timeout_ms(self) -> int:
         if len(self.spool) and not self.paused:
