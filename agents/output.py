@@ -13,7 +13,7 @@ import faust
 import orjson
 
 from pipeline import metrics
-from pipeline.evidence_rows import batch_token, output_rows, produced_ms
+from pipeline.evidence_rows import batch_token, output_rows, produced_ms, table_token
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
@@ -113,7 +113,9 @@ class Output:
             token = batch_token(messages)
             produced = produced_ms(out)
             for table, rows in output_rows(out, self.ctx.clock()).items():
-                for value in row_messages(table, rows, f"{table}|{token}", produced.get(table)):
+                for value in row_messages(
+                    table, rows, table_token(table, token, rows), produced.get(table)
+                ):
                     pending.append(await self.rows_topic.send(key=token.encode(), value=value))
         return pending
 

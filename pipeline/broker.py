@@ -218,6 +218,7 @@ class LocalBroker:
         startup_timeout: float = 15.0,
         stop_timeout: float = 2.0,
         log_level: str | None = None,
+        advertised_port: int | None = None,
     ) -> None:
         if port is not None and not 0 < port < 65536:
             raise ValueError(f"port out of range: {port}")
@@ -226,6 +227,8 @@ class LocalBroker:
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.log_level = log_level
+        # Another address clients are told to use (a TCP proxy in fault tests); None: the port.
+        self.advertised_port = advertised_port
         self._requested_port = port
         self._binary = Path(binary) if binary is not None else None
         self._port: int | None = port
@@ -337,13 +340,14 @@ class LocalBroker:
 
     def _command(self, binary: Path) -> list[str]:
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port or self.port}"
         return [
             str(binary),
             "broker",
             "--listener-url",
             url,
             "--advertised-listener-url",
-            url,
+            advertised,
             "--storage-engine",
             "memory://tansu/",
         ]

@@ -7,6 +7,7 @@ the second line of defence when a redelivered batch is cut differently.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ import orjson
 
 from pipeline.alert_store import alert_row
 from pipeline.storage import deadletter_row, finding_row, transfer_row, window_row
+from pipeline.storage.base import encode_rows
 from pipeline.stream_batch import BatchOutput, Message
 from pipeline.supervision import ScoreEvent
 from schemas.types import format_datetime
@@ -27,6 +29,18 @@ def batch_token(messages: Sequence[Message]) -> str:
         low, high = ranges.get((m.topic, m.partition), (m.offset, m.offset))
         ranges[(m.topic, m.partition)] = (min(low, m.offset), max(high, m.offset))
     return "|".join(f"{t}:{p}:{lo}-{hi}" for (t, p), (lo, hi) in sorted(ranges.items()))
+
+
+def table_token(table: str, batch: str, rows: Sequence[dict[str, Any]]) -> str:
+    """The deduplication token of a table's rows from one batch.
+
+    A batch read from Kafka is identified by its offsets (`batch_token`); the output of a timer
+    (re-scoring) has no offsets, and one fixed token would make ClickHouse drop every re-score
+    after the first as a duplicate block, so its identity is its content.
+    """
+    if batch:
+        return f"{table}|{batch}"
+    return f"{table}|sha256:{hashlib.sha256(encode_rows(rows)).hexdigest()}"
 
 
 def output_rows(out: BatchOutput, now: datetime) -> dict[str, list[dict[str, Any]]]:

@@ -44,6 +44,16 @@ STORE_ROWS = Counter("xbmon_store_rows_total", "Rows written to the evidence sto
 STORE_FAILURES = Counter(
     "xbmon_store_write_failures_total", "Failed evidence-store writes (retried).", ["table"]
 )
+SPOOL_BATCHES = Gauge("xbmon_spool_batches", "Batches held in the store writer's on-disk spool.")
+SPOOL_BYTES = Gauge("xbmon_spool_bytes", "Bytes held in the store writer's on-disk spool.")
+STORE_RETRIES = Counter(
+    "xbmon_store_retries_total",
+    "Store inserts that failed with a retryable error (the batch went to or stayed in the spool).",
+)
+CONSUMPTION_PAUSED = Gauge(
+    "xbmon_consumption_paused", "1 while the store writer has paused consumption (spool full)."
+)
+PAUSES = Counter("xbmon_pauses_total", "Times the store writer paused consumption (spool full).")
 OPEN_WINDOWS = Gauge("xbmon_open_windows", "Reconciliation windows not yet closed.")
 REFERENCE_RECORDS = Gauge(
     "xbmon_reference_records", "Reference records held by this worker.", ["kind"]

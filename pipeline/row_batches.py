@@ -57,6 +57,7 @@ def _merge(table: str, messages: list[dict[str, Any]]) -> bytes:
         {
             "table": table,
             "token": "merged:" + hashlib.sha256(tokens.encode()).hexdigest(),
+            "members": [m["token"] for m in messages],  # what was merged, for audits and tests
             "rows": rows,
             "produced_ms": produced,
         }

@@ -86,6 +86,26 @@ class EvidenceLogSettings(BaseModel):
     origin: str = Field("xbmon.evidence/v1", pattern=r"^[\x21-\x7e]+$")  # first line of a head
 
 
+class SpoolSettings(BaseModel):
+    """The store writer's on-disk spool and retry policy (README "Durable write path")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    directory: Path | None = None  # default: DATA_DIR/spool
+    max_bytes: int = Field(256 * 1024 * 1024, ge=1)
+    max_batches: int = Field(10_000, ge=1)
+    # Consumption resumes once the spool is below this share of both bounds (hysteresis).
+    resume_ratio: float = Field(0.5, ge=0, lt=1)
+    retry_initial_backoff_s: float = Field(0.1, gt=0)
+    retry_max_backoff_s: float = Field(5.0, gt=0)
+    # Longest stretch spent draining before polling Kafka again.
+    drain_budget_s: float = Field(1.0, gt=0)
+
+
+#: Test-only fault points: the store writer SIGKILLs itself there (tests/faults/).
+FaultPoint = Literal["after_insert", "spool_write", "after_spool"]
+
+
 class Settings(BaseSettings):
     """Everything a worker, the gateway or the CLI needs to know about its environment."""
 
@@ -125,9 +145,20 @@ class Settings(BaseSettings):
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     gateway: GatewaySettings = GatewaySettings()
     evidence: EvidenceLogSettings = EvidenceLogSettings()
+    spool: SpoolSettings = SpoolSettings()
+    # Test-only: the store writer kills itself (SIGKILL) at this point; refused in production.
+    fault_point: FaultPoint | None = None
+    # Test-only: the store writer's first N inserts fail as if the store were unreachable.
+    fault_store_failures: int = Field(0, ge=0)
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.spool.directory or self.data_dir / "spool"
 
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
+        if self.environment == "production" and (self.fault_point or self.fault_store_failures):
+            raise ValueError("XBMON_FAULT_POINT and XBMON_FAULT_STORE_FAILURES are for tests only")
         if (
             self.environment == "production"
             and self.clickhouse.backend == "server"

@@ -1,39 +1,49 @@
 """The store writer: evidence rows from the `evidence.rows` topic into ClickHouse.
 
 Workers publish the rows of each batch (with the batch's deduplication token) instead of
-writing themselves. The writer inserts them and only then commits its offsets, so:
-- a store that is down or slow holds rows in Kafka, not in a worker's memory, and the rule
-  engine keeps running (the topic is the spool);
+writing themselves. The writer inserts them, or, when the store fails, appends them to an
+fsync'd on-disk spool (`pipeline.spool`), and only then commits its offsets, so:
+- a store that is down or slow never blocks the rule engine nor loses an acknowledged row;
+  the spool drains in order, retried with bounded exponential backoff, when the store is back;
+- a full spool pauses consumption (back-pressure: the rows wait in Kafka, not in memory);
 - chDB, which one process may open, is written by one process however many workers run;
-- a redelivered message carries the same token, and is stored once.
+- a redelivered or re-spooled message carries the same token, and is stored once.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from kafka import KafkaConsumer
+from kafka.consumer.fetcher import ConsumerRecord
+from kafka.errors import CommitFailedError
+from kafka.structs import TopicPartition
 
 from pipeline import metrics
 from pipeline.evidence_log.sequencer import start_sealer
-from pipeline.settings import Settings
+from pipeline.row_batches import coalesce
+from pipeline.settings import FaultPoint, Settings
+from pipeline.spool import Spool
 from pipeline.storage import EvidenceStore, open_store
-from pipeline.storage.errors import StoreError
+from pipeline.storage.errors import StoreError, StoreUnavailableError
 from pipeline.topics import EVIDENCE_ROWS
 from pipeline.wire import MAX_MESSAGE_BYTES, chunk_encoded
 
 log = logging.getLogger(__name__)
 
 MAX_ROWS_PER_MESSAGE = 2000
-MAX_BACKOFF_S = 5.0
 GROUP_SUFFIX = "-store-writer"
+REFUSED_FILE = "refused.jsonl"
+
+Outcome = Literal["stored", "retry"]
 
 
 def row_messages(
@@ -80,39 +90,52 @@ class LatencyRecorder:
             self.trace.close()
 
 
-def insert_with_retry(
-    store: EvidenceStore,
-    table: str,
-    rows: list[dict[str, Any]],
-    token: str,
-    stopping: threading.Event,
-    sleep: Callable[[float], None] = time.sleep,
-) -> bool:
-    """Insert until it succeeds (True) or we are stopping (False); refused rows raise."""
-    delay = 0.1
-    while not stopping.is_set():
-        try:
-            store.insert(table, rows, dedup_token=token)
-            metrics.STORE_ROWS.labels(table).inc(len(rows))
-            return True
-        except StoreError as exc:
-            metrics.STORE_FAILURES.labels(table).inc()
-            if not exc.retryable:
-                raise
-            log.warning("insert into %s failed (%s); retrying in %.1f s", table, exc, delay)
-            sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_S)
-    return False
+def fault(point: FaultPoint, configured: FaultPoint | None) -> None:
+    """Test-only (XBMON_FAULT_POINT): die here as a power cut would, without any clean-up."""
+    if configured == point:
+        log.warning("fault point %s reached: SIGKILL", point)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class Backoff:
+    """Bounded exponential backoff: initial, x2 per failure, at most `maximum`."""
+
+    def __init__(self, initial: float, maximum: float) -> None:
+        self.initial, self.maximum = initial, maximum
+        self.failures = 0
+        self.next_attempt = 0.0  # monotonic time
+
+    def failed(self, now: float) -> float:
+        delay = min(self.maximum, self.initial * 2.0**self.failures)
+        self.failures += 1
+        self.next_attempt = now + delay
+        return delay
+
+    def succeeded(self) -> None:
+        self.failures = 0
+        self.next_attempt = 0.0
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_attempt
 
 
 class StoreWriter:
-    """Consumes `evidence.rows`, inserts, then commits: at-least-once into an idempotent store."""
+    """Consumes `evidence.rows`; inserts or spools, then commits: at-least-once, idempotent."""
 
     def __init__(self, settings: Settings, store: EvidenceStore) -> None:
         self.settings = settings
         self.store = store
         self.stopping = threading.Event()
         self.latency = LatencyRecorder(settings.latency_trace)
+        config = settings.spool
+        on_write = None
+        if settings.fault_point == "spool_write":
+            on_write = lambda _path: fault("spool_write", settings.fault_point)  # noqa: E731
+        self.spool = Spool(settings.spool_dir, config.max_bytes, config.max_batches, on_write)
+        self.backoff = Backoff(config.retry_initial_backoff_s, config.retry_max_backoff_s)
+        self.paused = False
+        self.injected_failures = settings.fault_store_failures
+        self._head_done: tuple[int, int] = (0, 0)  # (sequence, records stored) of the head
         self.consumer = KafkaConsumer(
             EVIDENCE_ROWS.name,
             bootstrap_servers=settings.kafka.bootstrap_servers,
@@ -124,43 +147,154 @@ class StoreWriter:
             heartbeat_interval_ms=int(settings.kafka.heartbeat_interval_s * 1000),
             fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
         )
+        self._gauges()
 
+    # -- the loop -------------------------------------------------------------------------
     def run(self) -> None:
         metrics.WORKER_READY.set(1)
         while not self.stopping.is_set():
-            polled = self.consumer.poll(timeout_ms=200)
-            if not polled:
-                continue
-            for records in polled.values():
-                for record in records:
-                    if not self._write(record.value):
-                        return  # stopping: leave uncommitted, it will be redelivered
-            self.consumer.commit()
+            self.drain()
+            if self.paused and self.spool.below(self.settings.spool.resume_ratio):
+                self._resume()
+            polled = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
+            if self.paused:
+                self.consumer.pause(*self.consumer.assignment())  # newly assigned ones too
+            handled = False
+            for tp in sorted(polled, key=lambda t: (t.topic, t.partition)):
+                if self.paused:
+                    self.consumer.seek(tp, polled[tp][0].offset)  # redelivered after resume
+                    continue
+                self._handle(tp, polled[tp])
+                handled = True
+            if handled:
+                self._commit()
 
-    def _write(self, value: bytes) -> bool:
+    def _commit(self) -> None:
+        """Commit the positions: everything stored or spooled, up to any seek back."""
+        try:
+            self.consumer.commit()
+        except CommitFailedError as exc:
+            # A rebalance took the partitions: the new owner gets these messages again and
+            # their tokens make the second insert a no-op.
+            log.warning("offset commit failed (%s); the messages will be redelivered", exc)
+
+    def _poll_timeout_ms(self) -> int:
+        if len(self.spool) and not self.paused:
+            wait = self.backoff.next_attempt - time.monotonic()
+            return int(max(10.0, min(200.0, wait * 1000)))
+        return 200
+
+    def _handle(self, tp: TopicPartition, records: Sequence[ConsumerRecord]) -> None:
+        """Store a partition's polled records, or spool what the store would not take."""
+        # One insert per table of the poll, not per message (chDB: ~25 ms an insert).
+        values = coalesce([bytes(r.value) for r in records])
+        start = 0
+        if not len(self.spool) and self.backoff.due(time.monotonic()):
+            while start < len(values) and self._write(values[start]) == "stored":
+                start += 1
+        remaining = values[start:]
+        if not remaining:
+            return
+        if not self.spool.fits(remaining):
+            # Merged values no longer map to records: the whole poll comes again (what was
+            # stored of it is deduplicated by token, or by the tables' natural keys).
+            self.consumer.seek(tp, records[0].offset)
+            self._pause()
+            return
+        self.spool.append(remaining)
+        self._gauges()
+        fault("after_spool", self.settings.fault_point)
+
+    def drain(self) -> None:
+        """Insert spooled batches in order while the store takes them (bounded in time)."""
+        began = time.monotonic()
+        budget = self.settings.spool.drain_budget_s
+        while (
+            not self.stopping.is_set()
+            and self.backoff.due(time.monotonic())
+            and time.monotonic() - began < budget
+        ):
+            entry = self.spool.head()
+            if entry is None:
+                break
+            sequence, done = self._head_done
+            index = done if sequence == entry.sequence else 0
+            while index < len(entry.records):
+                if self._write(entry.records[index]) == "retry":
+                    break
+                index += 1
+            self._head_done = (entry.sequence, index)
+            if index < len(entry.records):
+                break
+            self.spool.remove(entry.sequence)
+            self._gauges()
+
+    # -- one message ----------------------------------------------------------------------
+    def _write(self, value: bytes) -> Outcome:
         try:
             message = orjson.loads(value)
             table, token, rows = message["table"], message["token"], message["rows"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
             log.error("unreadable evidence message skipped: %s", exc)
             metrics.DEADLETTERS.labels(EVIDENCE_ROWS.name, "internal_format").inc()
-            return True
+            return "stored"
         try:
-            stored = insert_with_retry(self.store, table, rows, token, self.stopping)
-            if stored:
-                self.latency.stored(table, message.get("produced_ms") or [])
-            return stored
+            if self.injected_failures > 0:
+                self.injected_failures -= 1
+                raise StoreUnavailableError("injected by XBMON_FAULT_STORE_FAILURES (test only)")
+            self.store.insert(table, rows, dedup_token=token)
         except StoreError as exc:
-            # Rows the store refuses (a schema mismatch): counted and logged, not retried
-            # forever; they stay on the topic for a replay once the cause is fixed.
-            log.error("store refused %d rows for %s: %s", len(rows), table, exc)
-            return True
+            metrics.STORE_FAILURES.labels(table).inc()
+            if not exc.retryable:
+                self._refuse(value, table, exc)
+                return "stored"
+            metrics.STORE_RETRIES.inc()
+            delay = self.backoff.failed(time.monotonic())
+            log.warning("insert into %s failed (%s); spooling, retry in %.1f s", table, exc, delay)
+            return "retry"
+        self.backoff.succeeded()
+        metrics.STORE_ROWS.labels(table).inc(len(rows))
+        self.latency.stored(table, message.get("produced_ms") or [])
+        fault("after_insert", self.settings.fault_point)
+        return "stored"
+
+    def _refuse(self, value: bytes, table: str, exc: StoreError) -> None:
+        """Rows the store refuses (a schema mismatch) are kept aside, not retried forever."""
+        log.error("store refused rows for %s: %s; kept in %s", table, exc, REFUSED_FILE)
+        path: Path = self.spool.directory / REFUSED_FILE
+        with path.open("ab") as handle:
+            handle.write(orjson.dumps({"reason": str(exc), "message": value.decode()}) + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    # -- back-pressure and gauges ---------------------------------------------------------
+    def _pause(self) -> None:
+        self.consumer.pause(*self.consumer.assignment())
+        if not self.paused:
+            self.paused = True
+            metrics.PAUSES.inc()
+            metrics.CONSUMPTION_PAUSED.set(1)
+            log.warning(
+                "spool full (%d batches, %d bytes): consumption paused",
+                self.spool.batches,
+                self.spool.size_bytes,
+            )
+
+    def _resume(self) -> None:
+        self.consumer.resume(*self.consumer.paused())
+        self.paused = False
+        metrics.CONSUMPTION_PAUSED.set(0)
+        log.info("spool below %.0f %%: consumption resumed", self.settings.spool.resume_ratio * 100)
+
+    def _gauges(self) -> None:
+        metrics.SPOOL_BATCHES.set(self.spool.batches)
+        metrics.SPOOL_BYTES.set(self.spool.size_bytes)
 
     def stop(self) -> None:
         self.stopping.set()
 
     def close(self) -> None:
-        self.consumer.close()
+        self.consumer.close(autocommit=False)
         self.store.close()
         self.latency.close()
 

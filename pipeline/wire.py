@@ -8,6 +8,7 @@ for the dead-letter topic, and the valid records of the same message go on.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,11 +26,29 @@ M = TypeVar("M", bound=BaseModel)
 MAX_RECORD_BYTES = 256 * 1024
 
 
+#: Raw bytes kept with a dead letter. A longer payload (a 10 MB message: Tansu accepts it)
+#: keeps its first bytes, and the reason records its size and SHA-256: the dead letter must
+#: fit in a Kafka message (1 MB by default) and in an evidence-rows message.
+DEADLETTER_RAW_MAX_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Rejected:
+    """A record or message refused, with its raw bytes (bounded, see above) and the reason."""
+
     index: int | None  # position in the batch; None when the message itself is unreadable
     raw: bytes
     reason: str
+
+    def __post_init__(self) -> None:
+        if len(self.raw) > DEADLETTER_RAW_MAX_BYTES:
+            digest = hashlib.sha256(self.raw).hexdigest()
+            note = (
+                f" [raw truncated to its first {DEADLETTER_RAW_MAX_BYTES} of {len(self.raw)} "
+                f"bytes; sha256 of the whole: {digest}]"
+            )
+            object.__setattr__(self, "reason", self.reason + note)
+            object.__setattr__(self, "raw", self.raw[:DEADLETTER_RAW_MAX_BYTES])
 
 
 @dataclass(frozen=True)

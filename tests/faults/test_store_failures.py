@@ -1,0 +1,110 @@
+"""Scenario: the store raises three times, then recovers.
+
+Setup: a real broker, a real chDB store behind a wrapper whose next 3 inserts raise a
+retryable error, the store writer in this process, every evidence message of a small world.
+Fault: the first three inserts fail.
+What must hold: every row stored exactly once (raw counts, no FINAL), and at every commit
+each message below the committed position is in the store or in the spool (offsets advance
+only after a message is stored or durably spooled); the spool ends empty.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import orjson
+import pytest
+from prometheus_client import REGISTRY
+
+from pipeline import store_writer
+from pipeline.spool import decode_entry
+from pipeline.store_writer import StoreWriter
+
+
+def spooled_tokens(directory: Path) -> set[str]:
+    """Tokens of the messages in the spool (a merged message counts for its members)."""
+    return {
+        str(token)
+        for path in directory.glob("*.batch")
+        for record in decode_entry(path.read_bytes())
+        for token in orjson.loads(record).get("members") or [orjson.loads(record)["token"]]
+    }
+
+
+def recording_coalesce(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Merged token -> the message tokens it stands for, as the writer merges them."""
+    merged: dict[str, list[str]] = {}
+    real = store_writer.coalesce
+
+    def record(values: list[bytes]) -> list[bytes]:
+        out = real(values)
+        for value in out:
+            message = orjson.loads(value)
+            merged[message["token"]] = message.get("members") or [message["token"]]
+        return out
+
+    monkeypatch.setattr(store_writer, "coalesce", record)
+    return merged
+
+
+def metric(name: str) -> float:
+    return REGISTRY.get_sample_value(name) or 0.0
+
+
+def test_store_raises_three_times_then_recovers(
+    harness, evidence, flaky, counts, until, monkeypatch
+) -> None:
+    merged = recording_coalesce(monkeypatch)
+    store = flaky(harness.open_store())
+    store.fail_next = 3
+    settings = harness.settings(spool={"retry_initial_backoff_s": 0.2})
+    writer = StoreWriter(settings, store)
+    violations: list[str] = []
+    commits_with_spool = 0
+    placed: dict[tuple[int, int], str] = {}
+    commit = writer.consumer.commit
+
+    def checked_commit() -> None:
+        nonlocal commits_with_spool
+        inserted = {t for token in store.inserted_tokens for t in merged.get(token, [token])}
+        safe = inserted | spooled_tokens(settings.spool_dir)
+        commits_with_spool += bool(writer.spool.batches)
+        for tp in writer.consumer.assignment():
+            position = writer.consumer.position(tp)
+            for (partition, offset), token in placed.items():
+                if partition == tp.partition and offset < position and token not in safe:
+                    violations.append(
+                        f"{partition}:{offset} committed but neither stored nor spooled"
+                    )
+        commit()
+
+    writer.consumer.commit = checked_commit  # type: ignore[method-assign]
+    retries_before = metric("xbmon_store_retries_total")
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    try:
+        placed.update(harness.produce(evidence.values))
+        until(lambda: store.failures == 3 and writer.spool.batches == 0, 60, "the spool to drain")
+        until(
+            lambda: counts(store) == evidence.rows,
+            10,
+            f"every row stored {counts(store)} {evidence.rows}",
+        )
+        ends = {p: 1 + max(o for (q, o) in placed if q == p) for p, _ in placed}
+        until(lambda: harness.writer_committed() == ends, 30, "offsets committed to the end")
+    finally:
+        writer.stop()
+        thread.join(10)
+        writer.close()
+    assert not violations, violations[:5]
+    assert commits_with_spool > 0, "the failed batches went through the spool"
+    assert metric("xbmon_store_retries_total") - retries_before >= 3
+    assert metric("xbmon_spool_batches") == 0
+    inserted = {t for token in store.inserted_tokens for t in merged.get(token, [token])}
+    assert sorted(inserted) == sorted(placed.values())
+    store = harness.open_store()  # reopened: what is durable, counted without FINAL
+    try:
+        assert counts(store) == evidence.rows
+    finally:
+        store.close()
