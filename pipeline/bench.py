@@ -34,7 +34,7 @@ from stdnum.cn import uscc
 from pipeline.embedded import Stack
 from pipeline.loadgen import shifted_timeline
 from pipeline.synth import World, synthesize
-from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
+from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
 from schemas.models import EgressFlow, Enterprise, Filing, TransferLog
 
 Record = TransferLog | EgressFlow
@@ -93,6 +93,7 @@ class BenchResult:
     full: Latency | None = None
     half_findings: Latency | None = None
     rss_mb: float = 0.0
+    store_catch_up_s: float = 0.0  # after the backlogs, until the store writer had everything
     store_rows_per_s: float = 0.0
     matching_us: dict[str, float] = field(default_factory=dict)
 
@@ -125,6 +126,7 @@ class BenchResult:
             "findings_p99_ms": self.half_findings.p99_ms if self.half_findings else None,
             "rss_mb": round(self.rss_mb, 1),
             "store_rows_per_s": round(self.store_rows_per_s),
+            "store_catch_up_s": round(self.store_catch_up_s, 1),
             "matching_us": self.matching_us,
         }
 
@@ -496,12 +498,15 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                     result.flows_rps, result.baseline_flows_rps = rate, base
                 else:
                     result.logs_rps, result.baseline_logs_rps = rate, base
+            result.store_catch_up_s = caught_up(stack, 900)
+            report(f"store writer caught up {result.store_catch_up_s:.1f} s after the backlogs")
             share = len(world.logs) / (len(world.logs) + len(world.flows))
             capacity = 1 / (share / result.logs_rps + (1 - share) / result.flows_rps)
             rng = random.Random(options.seed)
             records = mixed(world, rng)
             for label, fraction in (("half", 0.5), ("full", 1.0)):
                 latency, findings = paced_phase(stack, records, capacity * fraction, options, trace)
+                caught_up(stack, 900)
                 report(
                     f"{label} load ({capacity * fraction:,.0f} records/s): p50 "
                     f"{latency.p50_ms:.0f} ms, p99 {latency.p99_ms:.0f} ms, max "
@@ -521,6 +526,24 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
     result.matching_us = matching_cost(world, options.matching_filings)
     report(f"matching: {result.matching_us} µs per transfer log by filings in the reference")
     return result
+
+
+def caught_up(stack: Stack, timeout: float) -> float:
+    """Wait until the workers and the store writer have nothing left to read; seconds taken."""
+    from pipeline.embedded import wait_until
+    from pipeline.store_writer import GROUP_SUFFIX
+
+    began = time.monotonic()
+
+    def idle() -> bool:
+        return (
+            stack.lag(TRANSFER_LOGS.name) == 0
+            and stack.lag(EGRESS_FLOWS.name) == 0
+            and stack.lag(EVIDENCE_ROWS.name, stack.app_id + GROUP_SUFFIX) == 0
+        )
+
+    wait_until(idle, timeout, "the workers and the store writer to catch up")
+    return time.monotonic() - began
 
 
 def paced_phase(
@@ -588,7 +611,7 @@ def run_soak(
                     round(sum(current_rss_mb(w.process.pid) for w in workers), 1),
                     round(current_rss_mb(stack.writer.process.pid), 1) if stack.writer else 0.0,
                     stack.lag(TRANSFER_LOGS.name) + stack.lag(EGRESS_FLOWS.name),
-                    stack.lag("evidence.rows", stack.app_id + GROUP_SUFFIX),
+                    stack.lag(EVIDENCE_ROWS.name, stack.app_id + GROUP_SUFFIX),
                     load.sent,
                 )
                 samples.append(sample)
