@@ -49,6 +49,7 @@ def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp
         broker_commit_interval=kafka.commit_interval_s,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        stream_buffer_maxsize=settings.stream_buffer_messages,
         web_enabled=False,
         table_standby_replicas=0,
         datadir=str(settings.data_dir / "faust"),

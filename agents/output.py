@@ -13,12 +13,12 @@ import faust
 import orjson
 
 from pipeline import metrics
-from pipeline.evidence_rows import batch_token, output_rows, table_token
+from pipeline.evidence_rows import batch_token, output_rows, produced_ms, table_token
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
 from pipeline.topics import ALERTS, DEADLETTER, EVIDENCE_ROWS, FINDINGS, SCORES, TIER_CHANGES
-from pipeline.wire import Rejected, deadletter_value
+from pipeline.wire import Rejected, deadletter_value, json_arrays
 from pipeline.worker import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,23 @@ class Output:
             EVIDENCE_ROWS.name, key_serializer="raw", value_serializer="raw"
         )
 
+    async def emit(self, out: BatchOutput, messages: Sequence[Message]) -> None:
+        """Everything a transfer batch produces, sent at once; one wait for all the acks."""
+        pending = await self._findings(out.findings, out.deadletters)
+        pending += await self._supervision(out)
+        pending += await self._rows(out, messages)
+        await asyncio.gather(*pending)
+        self.ctx.count_deadletters(list(out.deadletters))
+        self.observe_latency(messages)
+
     async def publish(self, findings: list[EvaluatedFinding], dead: Sequence[DeadLetter]) -> None:
         """Send findings (one message per enterprise) and dead letters; wait for the acks."""
+        await asyncio.gather(*await self._findings(findings, dead))
+        self.ctx.count_deadletters(list(dead))
+
+    async def _findings(
+        self, findings: list[EvaluatedFinding], dead: Sequence[DeadLetter]
+    ) -> list[Awaitable[Any]]:
         pending: list[Awaitable[Any]] = []
         by_enterprise: dict[str, list[bytes]] = defaultdict(list)
         for item in findings:
@@ -50,11 +65,10 @@ class Output:
                 item.finding.model_dump_json().encode()
             )
         for enterprise_id, values in sorted(by_enterprise.items()):
-            pending.append(
-                await self.findings_topic.send(
-                    key=enterprise_id.encode(), value=b"[" + b",".join(values) + b"]"
+            for value in json_arrays(values):  # a burst of findings spans several messages
+                pending.append(
+                    await self.findings_topic.send(key=enterprise_id.encode(), value=value)
                 )
-            )
         now = self.ctx.clock()
         for letter in dead:
             source = letter.source
@@ -66,11 +80,13 @@ class Output:
                     ),
                 )
             )
-        await asyncio.gather(*pending)
-        self.ctx.count_deadletters(list(dead))
+        return pending
 
     async def publish_supervision(self, out: BatchOutput) -> None:
         """Scores (compacted, latest per enterprise), tier changes and alerts; wait for acks."""
+        await asyncio.gather(*await self._supervision(out))
+
+    async def _supervision(self, out: BatchOutput) -> list[Awaitable[Any]]:
         pending: list[Awaitable[Any]] = []
         for event in out.scores:
             key = event.enterprise_id.encode()
@@ -84,18 +100,24 @@ class Output:
                     key=alert.enterprise_id.encode(), value=alert.model_dump_json().encode()
                 )
             )
-        await asyncio.gather(*pending)
+        return pending
 
     async def store(self, out: BatchOutput, messages: Sequence[Message]) -> None:
         """Hand the batch's evidence rows to the store writer, keyed by the batch identity."""
+        await asyncio.gather(*await self._rows(out, messages))
+        self.observe_latency(messages)
+
+    async def _rows(self, out: BatchOutput, messages: Sequence[Message]) -> list[Awaitable[Any]]:
+        pending: list[Awaitable[Any]] = []
         if self.store_enabled:
             token = batch_token(messages)
-            pending: list[Awaitable[Any]] = []
+            produced = produced_ms(out)
             for table, rows in output_rows(out, self.ctx.clock()).items():
-                for value in row_messages(table, rows, table_token(table, token, rows)):
+                for value in row_messages(
+                    table, rows, table_token(table, token, rows), produced.get(table)
+                ):
                     pending.append(await self.rows_topic.send(key=token.encode(), value=value))
-            await asyncio.gather(*pending)
-        self.observe_latency(messages)
+        return pending
 
     def observe_latency(self, messages: Sequence[Message]) -> None:
         now_ms = time.time() * 1000

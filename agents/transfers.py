@@ -17,7 +17,13 @@ from mode import BaseSignalT
 from agents.events import to_messages
 from agents.output import Output
 from pipeline import metrics
-from pipeline.state_codec import decode_state, encode_state
+from pipeline.state_codec import (
+    decode_seen_chunk,
+    decode_state,
+    encode_seen_chunk,
+    encode_state,
+    seen_chunk_key,
+)
 from pipeline.stream_batch import partition_of
 from pipeline.topics import ALERT_ACTIONS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.worker import WorkerContext
@@ -25,6 +31,7 @@ from pipeline.worker import WorkerContext
 log = logging.getLogger(__name__)
 
 STATE_TABLE = "enterprise-state"
+SEEN_TABLE = "transfer-ids"  # archived chunks of evaluated transfer_ids, per enterprise
 RESCORE_INTERVAL_S = 5.0
 
 
@@ -38,9 +45,26 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         value_type=bytes,
     )
 
+    seen_ids = app.Table(
+        SEEN_TABLE,
+        partitions=settings.kafka.partitions,
+        use_partitioner=True,  # keys salted to hash like their enterprise (seen_chunk_key)
+        key_type=bytes,
+        value_type=bytes,
+    )
+
     def load(enterprise_id: str) -> Any:
         raw = state.get(enterprise_id.encode())
-        return decode_state(raw) if raw is not None else None
+        if raw is None:
+            return None
+        decoded = decode_state(raw)
+        for index in range(decoded.archived_chunks):
+            chunk = seen_ids.get(seen_chunk_key(enterprise_id, index, settings.kafka.partitions))
+            if chunk is None:
+                log.error("archived transfer ids %s#%d missing", enterprise_id, index)
+                continue
+            decoded.seen_archive |= decode_seen_chunk(chunk)
+        return decoded
 
     ctx.use_state_loader(load)
 
@@ -59,7 +83,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             if enterprise_id not in ctx.engine.states:
                 decoded = decode_state(raw)
                 if decoded.windows:
-                    ctx.engine.states[enterprise_id] = decoded
+                    ctx.engine.states[enterprise_id] = load(enterprise_id)
         owned = [tp for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name]
         metrics.ASSIGNED_PARTITIONS.set(len(owned))
         metrics.WORKER_READY.set(1)
@@ -84,19 +108,30 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                 # Snapshot the state this batch produced before any await: a rebalance may
                 # drop the cache meanwhile. It is saved only once the findings are acked, so a
                 # crash in between replays the batch instead of losing its findings.
-                snapshot = {
-                    eid.encode(): encode_state(ctx.engine.states[eid])
-                    for eid in out.touched
-                    if eid in ctx.engine.states
-                }
-                await output.publish(out.findings, out.deadletters)
-                await output.publish_supervision(out)
-                await output.store(out, messages)
+                snapshot, chunks = snapshot_states(out.touched)
+                await output.emit(out, messages)
+                for key, raw in chunks.items():
+                    seen_ids[key] = raw
                 for key, raw in snapshot.items():
                     state[key] = raw
             except Exception as exc:  # a bug, not data: keep every message of the batch
                 log.exception("transfer batch failed; dead-lettering %d messages", len(messages))
                 await output.dead_letter_batch(messages, exc)
+
+    def snapshot_states(touched: set[str]) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
+        """Encoded states, and the transfer-id chunks archived now (written before them)."""
+        snapshot: dict[bytes, bytes] = {}
+        chunks: dict[bytes, bytes] = {}
+        for eid in touched:
+            held = ctx.engine.states.get(eid)
+            if held is None:
+                continue
+            archived = held.archive_seen(settings.seen_chunk_ids)
+            if archived is not None:
+                key = seen_chunk_key(eid, archived[0], settings.kafka.partitions)
+                chunks[key] = encode_seen_chunk(archived[1])
+            snapshot[eid.encode()] = encode_state(held)
+        return snapshot, chunks
 
     def owned(enterprise_id: str) -> bool:
         mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name}
@@ -117,10 +152,21 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
 
     async def reference_changes() -> None:
         # A new, changed or revoked filing changes the enterprise's credit: re-score it.
-        dirty = {e for e in ctx.dirty if owned(e)}
+        # Only enterprises with a history: a register of 100k enterprises loaded at start-up
+        # must not mean 100k scores and state writes; the others are scored when first active.
+        dirty = {
+            e
+            for e in ctx.dirty
+            if owned(e) and (e in ctx.engine.states or state.get(e.encode()) is not None)
+        }
         ctx.dirty.clear()
         if dirty:
             await rescore(dirty, "filing")
+        # Enterprises active since their last score (batches score only the urgent ones).
+        active = {e for e in ctx.supervisor.deferred if owned(e)} - dirty
+        ctx.supervisor.deferred.clear()
+        if active:
+            await rescore(active, "activity")
         ctx.update_gauges(owned)
 
     async def daily() -> None:

@@ -143,7 +143,7 @@ def free_port(host: str = DEFAULT_HOST) -> int:
         return port
 
 
-def _die_with_parent_hook() -> Callable[[], None] | None:
+def die_with_parent_hook() -> Callable[[], None] | None:
     """A `preexec_fn` making the child receive SIGKILL when the forking thread dies (Linux).
 
     libc is loaded here, in the parent: the hook runs between fork and exec and only calls
@@ -374,7 +374,7 @@ class LocalBroker:
                     cwd=self.data_dir,
                     close_fds=True,
                     process_group=0,  # Ctrl-C reaches the owner only; it stops us in order
-                    preexec_fn=_die_with_parent_hook(),
+                    preexec_fn=die_with_parent_hook(),
                 )
             except OSError as exc:
                 raise BrokerStartError(f"cannot execute {binary}: {exc}") from exc

@@ -10,6 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import typer
 from rich.console import Console
 
+from pipeline import cli_dashboards, cli_gateway
+from pipeline.cli_bench import bench
+from pipeline.cli_evidence import evidence_app
+
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="xbmon: cross-border data transfer monitor."
 )
@@ -23,6 +27,13 @@ spotcheck_app = typer.Typer(no_args_is_help=True, help='The "double random" spot
 app.add_typer(spotcheck_app, name="spotcheck")
 enterprise_app = typer.Typer(no_args_is_help=True, help="One enterprise's supervision.")
 app.add_typer(enterprise_app, name="enterprise")
+app.add_typer(cli_gateway.keys_app, name="keys")
+app.command("gateway")(cli_gateway.gateway)
+app.command("push")(cli_gateway.push)
+schema_app.command("openapi")(cli_gateway.openapi)
+app.command()(bench)
+app.add_typer(evidence_app, name="evidence")
+cli_dashboards.register(app)  # `xbmon report`, `xbmon dashboards build`
 
 DataDirOption = Annotated[
     Path,
@@ -427,6 +438,9 @@ def up(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic world.")] = 1,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions per topic.")] = 4,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    gateway_port: Annotated[
+        int | None, typer.Option(help="Also run the enterprise gateway on this port.")
+    ] = None,
 ) -> None:
     """The main job, embedded: broker, worker, store and a live synthetic load."""
     import orjson
@@ -445,6 +459,7 @@ def up(
             partitions=partitions,
             workers=workers,
             metrics_port=metrics_port,
+            gateway_port=gateway_port,
         ),
         Console(stderr=True),
     )

@@ -13,8 +13,10 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -23,9 +25,10 @@ import orjson
 from kafka import KafkaConsumer, KafkaProducer
 from pydantic import BaseModel
 
-from pipeline.broker import LocalBroker, free_port
+from pipeline.broker import LocalBroker, die_with_parent_hook, free_port
 from pipeline.kafka_admin import consumer_lag, ensure_topics
 from pipeline.metrics_client import Samples, scrape, total
+from pipeline.reference_rows import reference_row_messages
 from pipeline.reference_stream import reference_messages
 from pipeline.topics import ALL_TOPICS, FINDINGS
 from schemas.models import Finding
@@ -109,6 +112,7 @@ class Stack:
     broker: LocalBroker | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
     writer: WorkerProcess | None = None
+    gateway: WorkerProcess | None = None
     _producer: KafkaProducer | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -134,7 +138,32 @@ class Stack:
         self.workers.append(worker)
         return worker
 
-    def _spawn(self, command: str, name: str, metrics_port: int | None) -> WorkerProcess:
+    def add_gateway(self, port: int, data_dir: Path, timeout: float = 30.0) -> WorkerProcess:
+        """`xbmon gateway` on `port`, producing into this stack's broker; keys in `data_dir`."""
+        if self.broker is not None:  # our memory-only broker: nothing accepted before is in it
+            from pipeline.gateway.state import forget_broker_state
+
+            forget_broker_state(data_dir)
+        gateway = self._spawn(
+            "gateway", "gateway", port, ["--port", str(port), "--data-dir", str(data_dir)]
+        )
+        self.gateway = gateway
+
+        def healthy() -> bool:
+            if not gateway.alive:
+                raise StackError(f"the gateway exited:\n{gateway.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_until(healthy, timeout, "the gateway to listen", interval=0.2)
+        return gateway
+
+    def _spawn(
+        self, command: str, name: str, metrics_port: int | None, args: Sequence[str] = ()
+    ) -> WorkerProcess:
         port = metrics_port or free_port()
         log_path = self.data_dir / f"{name}.log"
         env = {
@@ -150,11 +179,12 @@ class Stack:
         }
         with log_path.open("ab") as handle:
             process = subprocess.Popen(
-                [sys.executable, "-m", "pipeline.cli", command],
+                [sys.executable, "-m", "pipeline.cli", command, *args],
                 env=env,
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # a terminal's Ctrl-C reaches the supervisor only
+                preexec_fn=die_with_parent_hook(),  # a killed supervisor leaves no orphans
             )
         return WorkerProcess(name, process, port, log_path)
 
@@ -175,6 +205,8 @@ class Stack:
         return [w for w in self.workers if w.alive]
 
     def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
         for worker in self.workers:
             worker.stop()
         if self.writer is not None:
@@ -245,6 +277,10 @@ class Stack:
             lambda: self.metric("xbmon_reference_updates_total") >= before + sent * workers,
             timeout,
             "reference records to be applied",
+        )
+        # The register rows for the store (dashboards, report); the store writer catches up.
+        self.produce(
+            (t, k, v, None) for t, k, v in reference_row_messages(records, datetime.now(UTC))
         )
 
     def findings(self) -> list[Finding]:

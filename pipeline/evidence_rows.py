@@ -80,6 +80,22 @@ def output_rows(out: BatchOutput, now: datetime) -> dict[str, list[dict[str, Any
     }
 
 
+def produced_ms(out: BatchOutput) -> dict[str, list[int]]:
+    """When each transfers/findings row's record was produced, aligned with `output_rows`.
+
+    A transfer's finding takes its transfer's time; a window's finding the newest record of
+    the batch (the one whose event time closed the window). 0: unknown.
+    """
+    by_transfer = {t.log.transfer_id: t.source.timestamp_ms or 0 for t in out.transfers}
+    newest = max((t.source.timestamp_ms or 0 for t in out.transfers), default=0)
+    return {
+        "transfers": [t.source.timestamp_ms or 0 for t in out.transfers if t.decision is not None],
+        "findings": [
+            by_transfer.get(f.finding.transfer_id or "", newest) or newest for f in out.findings
+        ],
+    }
+
+
 def score_row(event: ScoreEvent) -> dict[str, Any]:
     """A `scores` history row, with the contributions that explain it."""
     return {

@@ -38,7 +38,10 @@ class LoadStats:
     invalid: int = 0
 
 
-def _timeline(world: World, loop: int, span: timedelta) -> Iterator[TransferLog | EgressFlow]:
+def shifted_timeline(
+    world: World, loop: int, span: timedelta
+) -> Iterator[TransferLog | EgressFlow]:
+    """The world's records in event-time order, moved `loop` spans later with fresh ids."""
     shift = span * loop
     suffix = f"~{loop}" if loop else ""
 
@@ -96,7 +99,7 @@ class LoadGenerator(threading.Thread):
     def _records(self) -> Iterator[TransferLog | EgressFlow]:
         loop = 0
         while True:
-            yield from _timeline(self.world, loop, self.span)
+            yield from shifted_timeline(self.world, loop, self.span)
             loop += 1
 
     def _run(self) -> None:

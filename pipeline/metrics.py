@@ -28,6 +28,12 @@ PROCESSING_LATENCY = Histogram(
     ["topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+STORED_LATENCY = Histogram(
+    "xbmon_stored_latency_seconds",
+    "From a record's production (its message's timestamp) to its evidence row being stored.",
+    ["table"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
 BATCH_SIZE = Histogram(
     "xbmon_batch_messages",
     "Messages per processed batch.",
@@ -87,6 +93,15 @@ WATERMARK = Gauge(
     "xbmon_watermark_timestamp_seconds", "Event-time watermark of the transfer stream."
 )
 
+EVIDENCE_LOG_LEAVES = Gauge(
+    "xbmon_evidence_log_leaves", "Leaves of the evidence log under its latest signed tree head."
+)
+EVIDENCE_SEALS = Counter(
+    "xbmon_evidence_seals_total",
+    "Seal attempts of the evidence log, by outcome (sealed, idle: nothing new, failed).",
+    ["outcome"],
+)
+
 
 def reason_kind(reason: str) -> str:
     """A bounded label for a dead-letter reason (the full reason travels with the record)."""
@@ -107,3 +122,22 @@ def serve(port: int, host: str = "127.0.0.1") -> None:
     """Expose /metrics on `host:port` (port 0 disables)."""
     if port:
         start_http_server(port, addr=host)
+
+
+# --- the enterprise gateway (its own process; served on its /metrics) ---------------------------
+GATEWAY_REQUESTS = Counter(
+    "xbmon_gateway_requests_total",
+    "Gateway requests by endpoint and HTTP status.",
+    ["endpoint", "status"],
+)
+GATEWAY_RECORDS = Counter(
+    "xbmon_gateway_records_total",
+    "Transfer-log records pushed, by outcome (accepted, duplicate, refused).",
+    ["outcome"],
+)
+GATEWAY_LATENCY = Histogram(
+    "xbmon_gateway_request_duration_seconds",
+    "From request to answer, by endpoint (pushes include the broker's acknowledgement).",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)

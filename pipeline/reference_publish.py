@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kafka import KafkaProducer
 from pydantic import BaseModel
 
 from pipeline.reference_files import load_negative_lists
+from pipeline.reference_rows import reference_row_messages
 from pipeline.reference_stream import reference_messages
 from pipeline.replay import read_jsonl
 from schemas.models import Enterprise, Filing, NegativeListEntry
@@ -39,13 +41,21 @@ def load_reference_files(
 def publish_reference(
     records: list[BaseModel], bootstrap: str, idempotence: bool = False
 ) -> Counter[str]:
-    """Produce every record keyed by its id (acks=all); returns records per topic."""
+    """Produce every record keyed by its id (acks=all); returns records per topic.
+
+    Enterprises and filings also go to the store writer as `enterprises` / `filings` rows
+    (counted under `evidence.rows`), so the dashboards can join with the register.
+    """
     producer = KafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=idempotence, linger_ms=5
     )
     published: Counter[str] = Counter()
     try:
-        for topic, key, value in reference_messages(records):
+        now = datetime.now(UTC)
+        for topic, key, value in [
+            *reference_messages(records),
+            *reference_row_messages(records, now),
+        ]:
             producer.send(topic, key=key, value=value)
             published[topic] += 1
         producer.flush()

@@ -44,6 +44,48 @@ class ClickHouseSettings(BaseModel):
     retention_days: int = Field(3 * 366, ge=3 * 365)  # NDSR: at least 3 years
 
 
+class GatewaySettings(BaseModel):
+    """The enterprise ingestion gateway (`xbmon gateway`, `xbmon up --gateway-port`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"  # 0.0.0.0 in containers
+    port: int = Field(8088, ge=0, le=65535)
+    max_body_bytes: int = Field(512 * 1024, ge=1024)  # 413 above
+    max_records: int = Field(2000, ge=1)  # records per request; 413 above
+    rate_per_s: float = Field(20.0, gt=0)  # requests per second per key (token bucket)
+    rate_burst: int = Field(40, ge=1)
+    produce_timeout_s: float = Field(10.0, gt=0)  # no broker ack by then: 503
+    # The producer's own request timeout, well above produce_timeout_s: a send answered 503
+    # stays pending (and is awaited by the client's retry) instead of being re-sent by the
+    # producer, which could duplicate it in the topic once a hung broker wakes up.
+    producer_request_timeout_s: float = Field(60.0, gt=0)
+    accepted_retention_days: int = Field(400, ge=1)  # accepted transfer_ids remembered
+    signature_window_s: int = Field(300, ge=1)  # signed requests: timestamp tolerance
+    # Keyed hash of API keys; None: a random pepper kept in DATA_DIR/gateway/pepper.
+    key_pepper: SecretStr | None = None
+    status_enabled: bool = True  # the /v1/status projection (consumes the output topics)
+
+
+class EvidenceLogSettings(BaseModel):
+    """The Merkle evidence log: who seals it, how often, and with which Ed25519 key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # One sequencer per log: the store writer seals in embedded mode; in server mode keep it
+    # on in exactly one store writer (or run `xbmon evidence seal` from one scheduler).
+    sequencer: bool = True
+    seal_interval_s: float = Field(5.0, gt=0)
+    # Findings appended per seal, so a backlog does not hold the store for long at once
+    # (measured: ~6k findings/s on chDB); the last seal at exit loops until all are sealed.
+    seal_max_leaves: int = Field(20_000, ge=1)
+    # Ed25519 private key as PKCS#8 PEM; else read from signing_key_file; else (embedded mode
+    # only) generated on first run into data_dir/evidence/signing_key.pem with 0600 perms.
+    signing_key: SecretStr | None = None
+    signing_key_file: Path | None = None
+    origin: str = Field("xbmon.evidence/v1", pattern=r"^[\x21-\x7e]+$")  # first line of a head
+
+
 class SpoolSettings(BaseModel):
     """The store writer's on-disk spool and retry policy (README "Durable write path")."""
 
@@ -83,10 +125,26 @@ class Settings(BaseSettings):
     windows_close: Literal["event_time", "end_of_input"] = "event_time"
     store_enabled: bool = True  # off only for stream tests that read the findings topic
     score_decay_interval_s: float = Field(86400.0, gt=0)  # re-score everyone (finding decay)
-    batch_max_messages: int = Field(500, ge=1)
-    batch_within_s: float = Field(0.2, gt=0)
+    # Plain activity re-scores an enterprise at most this often (findings, closed windows and
+    # resolutions always re-score at once): scoring every touched enterprise every batch cost
+    # more than evaluating the batch.
+    score_min_interval_s: float = Field(5.0, ge=0)
+    # Evaluated transfer_ids kept with an enterprise's state before they move to an archived
+    # chunk (written once): bounds what is written after every batch.
+    seen_chunk_ids: int = Field(256, ge=1)
+    # Store writer: append "stored_ms table latency_ms" per stored row here (for `xbmon bench`).
+    latency_trace: Path | None = None
+    # An agent batch: up to this many messages, or what came within this time. Under load
+    # batches fill at once; the wait bounds the latency a trickle of traffic sees.
+    batch_max_messages: int = Field(200, ge=1)
+    batch_within_s: float = Field(0.05, gt=0)
+    # Messages an agent may hold unprocessed (Faust's stream buffer; its default 4,096 of our
+    # 100-record messages is ~160 MB per stream): two batches keep the agent fed.
+    stream_buffer_messages: int = Field(1000, ge=1)
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
+    gateway: GatewaySettings = GatewaySettings()
+    evidence: EvidenceLogSettings = EvidenceLogSettings()
     spool: SpoolSettings = SpoolSettings()
     # Test-only: the store writer kills itself (SIGKILL) at this point; refused in production.
     fault_point: FaultPoint | None = None
@@ -107,6 +165,13 @@ class Settings(BaseSettings):
             and self.clickhouse.password.get_secret_value() in PLACEHOLDER_SECRETS
         ):
             raise ValueError("clickhouse.password is a placeholder; set XBMON_CLICKHOUSE__PASSWORD")
+        pepper = self.gateway.key_pepper
+        if (
+            self.environment == "production"
+            and pepper is not None
+            and pepper.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("gateway.key_pepper is a placeholder; set XBMON_GATEWAY__KEY_PEPPER")
         return self
 
 

@@ -6,11 +6,13 @@ Deterministic JSON (sorted sets) so the same state always encodes to the same by
 from __future__ import annotations
 
 from datetime import datetime
+from itertools import count
 from typing import Any
 
 import orjson
 
 from pipeline.rules.state import EnterpriseState, ScoringProfile, WindowAggregate, YearCounters
+from pipeline.stream_batch import partition_of
 from schemas.types import format_datetime
 
 FORMAT_VERSION = 1
@@ -43,6 +45,7 @@ def encode_state(state: EnterpriseState) -> bytes:
         "v": FORMAT_VERSION,
         "years": years,
         "seen": sorted(state.seen_transfers),
+        "chunks": state.archived_chunks,
         "notified": sorted(state.expiring_notified),
         "windows": windows,
         "offsets": state.applied_offsets,
@@ -57,6 +60,7 @@ def decode_state(data: bytes) -> EnterpriseState:
         raise ValueError(f"unknown enterprise state format {document.get('v')!r}")
     state = EnterpriseState(
         seen_transfers=set(document["seen"]),
+        archived_chunks=int(document.get("chunks", 0)),
         expiring_notified=set(document["notified"]),
         applied_offsets=dict(document.get("offsets", {})),
         profile=_decode_profile(document.get("profile")),
@@ -114,3 +118,26 @@ def _decode_profile(d: dict[str, Any] | None) -> ScoringProfile:
         resolved=set(d.get("resolved", [])),
         alerts=dict(d["alerts"]),
     )
+
+
+def encode_seen_chunk(ids: set[str]) -> bytes:
+    """An archived chunk of an enterprise's evaluated transfer_ids (written once)."""
+    return orjson.dumps(sorted(ids))
+
+
+def decode_seen_chunk(data: bytes) -> set[str]:
+    return {str(i) for i in orjson.loads(data)}
+
+
+def seen_chunk_key(enterprise_id: str, index: int, partitions: int) -> bytes:
+    """Table key of an archived chunk, salted so it lands in the enterprise's own partition.
+
+    The table is partitioned by key (murmur2, like the source topics); the worker that owns
+    an enterprise must recover its chunks with its state, so the key must hash like the id.
+    """
+    target = partition_of(enterprise_id, partitions)
+    for salt in count():
+        key = f"{enterprise_id}#{index}#{salt}"
+        if partition_of(key, partitions) == target:
+            return key.encode()
+    raise AssertionError("unreachable")  # pragma: no cover - count() never ends

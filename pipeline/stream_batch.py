@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 import orjson
 from kafka.partitioner.default import murmur2
@@ -67,6 +68,7 @@ class BatchOutput:
 StateLoader = Callable[[str], EnterpriseState | None]
 
 
+@lru_cache(maxsize=1 << 18)  # asked per enterprise per batch when windows close
 def partition_of(key: str, partitions: int) -> int:
     """The partition Kafka's default partitioner (murmur2, as in the Java client) gives `key`."""
     return int(murmur2(key.encode()) & 0x7FFFFFFF) % partitions

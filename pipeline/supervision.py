@@ -36,7 +36,7 @@ class ScoreEvent:
     enterprise_id: str
     score: Score
     previous_tier: str | None
-    trigger: str  # batch | filing | daily
+    trigger: str  # batch | activity | filing | daily
     computed_at: datetime
 
     @property
@@ -88,10 +88,17 @@ def record_window(profile: ScoringProfile, window: ClosedWindow, config: RulesCo
         profile.observed_bytes += window.aggregate.observed_bytes
 
 
-def record_finding(profile: ScoringProfile, finding: Finding) -> None:
-    if any(kept[0] == finding.finding_id for kept in profile.findings):
+def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> None:
+    """Remember a batch's findings of one enterprise (each once), then prune once."""
+    known = {kept[0] for kept in profile.findings}
+    for finding in findings:
+        if finding.finding_id not in known:
+            known.add(finding.finding_id)
+            profile.findings.append(
+                (finding.finding_id, finding.rule_id, finding.severity, finding.ts)
+            )
+    if not profile.findings:
         return
-    profile.findings.append((finding.finding_id, finding.rule_id, finding.severity, finding.ts))
     profile.findings.sort(key=lambda kept: kept[3])
     horizon = profile.findings[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
     profile.findings = [f for f in profile.findings if f[3] >= horizon][-FINDINGS_KEPT_MAX:]
@@ -140,10 +147,19 @@ def scoring_inputs(
 class Supervisor:
     """Keeps profiles current and turns them into scores and alerts."""
 
-    def __init__(self, engine: Engine, scoring: ScoringConfig, countries: CountryScores) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        scoring: ScoringConfig,
+        countries: CountryScores,
+        min_interval: timedelta = timedelta(0),
+    ) -> None:
         self.engine = engine
         self.scoring = scoring
         self.countries = countries
+        self.min_interval = min_interval
+        # Touched by plain activity and scored recently: re-scored by the caller's timer.
+        self.deferred: set[str] = set()
 
     def rescore(self, enterprise_id: str, now: datetime, trigger: str) -> ScoreEvent:
         state = self.engine.state(enterprise_id)
@@ -188,30 +204,51 @@ class Supervisor:
             record_transfer(self.engine.state(log.enterprise_id).profile, log, config)
         for window in windows:
             record_window(self.engine.state(window.enterprise_id).profile, window, config)
+        by_enterprise: dict[str, list[Finding]] = {}
         for finding in findings:
-            record_finding(self.engine.state(finding.enterprise_id).profile, finding)
-        events = [self.rescore(e, now, "batch") for e in sorted(touched)]
+            by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
+        for enterprise_id, own in by_enterprise.items():
+            record_findings(self.engine.state(enterprise_id).profile, own)
+        urgent = {f.enterprise_id for f in findings} | {w.enterprise_id for w in windows}
+        urgent.update(e for e, _ in resolutions)
+        due = sorted(e for e in touched if e in urgent or not self._scored_since(e, now))
+        self.deferred.update(touched.difference(due))
+        self.deferred.difference_update(due)
+        events = [self.rescore(e, now, "batch") for e in due]
         return events, self.alerts(findings, now)
 
+    def _scored_since(self, enterprise_id: str, now: datetime) -> bool:
+        """Scored within `min_interval` of `now` (so plain activity can wait for the timer)."""
+        held = self.engine.state(enterprise_id).profile.score
+        if not held or not self.min_interval:
+            return False
+        return now - datetime.fromisoformat(str(held["computed_at"])) < self.min_interval
+
     def alerts(self, findings: list[Finding], now: datetime) -> list[Alert]:
+        """Raise or bump one alert per (enterprise, rule, day); prune those past ALERTS_KEPT.
+
+        A profile's alerts are parsed once per batch and enterprise, not once per finding.
+        """
         raised: dict[str, Alert] = {}
         zone = self.engine.config.zone
+        by_enterprise: dict[str, list[Finding]] = {}
         for finding in findings:
-            profile = self.engine.state(finding.enterprise_id).profile
-            tier = self.tier(finding.enterprise_id)
-            severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+            by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
+        cutoff = now - ALERTS_KEPT
+        for enterprise_id, own in by_enterprise.items():
+            profile = self.engine.state(enterprise_id).profile
+            tier = self.tier(enterprise_id)
             known = {a: Alert.model_validate_json(j) for a, j in profile.alerts.items()}
-
-            key = alert_id(finding.enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
-            alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
-            profile.alerts[key] = alert.model_dump_json()
-            raised[key] = alert
-        for finding in findings:
-            profile = self.engine.state(finding.enterprise_id).profile
-            cutoff = now - ALERTS_KEPT
+            changed: set[str] = set()
+            for finding in own:
+                severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
+                key = alert_id(enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
+                alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
+                known[key] = raised[key] = alert
+                changed.add(key)
             profile.alerts = {
-                k: j
-                for k, j in profile.alerts.items()
-                if Alert.model_validate_json(j).updated_at >= cutoff
+                k: alert.model_dump_json() if k in changed else profile.alerts[k]
+                for k, alert in known.items()
+                if alert.updated_at >= cutoff
             }
         return list(raised.values())

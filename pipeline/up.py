@@ -34,6 +34,7 @@ class UpOptions:
     partitions: int
     workers: int
     metrics_port: int | None
+    gateway_port: int | None = None
 
 
 def run_up(options: UpOptions, console: Console) -> dict[str, object]:
@@ -49,6 +50,12 @@ def run_up(options: UpOptions, console: Console) -> dict[str, object]:
             f"{len(world.negative_list)} negative-list items; metrics on "
             + ", ".join(f"http://127.0.0.1:{w.metrics_port}/metrics" for w in stack.workers)
         )
+        if options.gateway_port is not None:
+            stack.add_gateway(options.gateway_port, options.data_dir)
+            console.print(
+                f"gateway on http://127.0.0.1:{options.gateway_port} (keys: xbmon keys create "
+                f"USCC --data-dir {options.data_dir})"
+            )
         load = LoadGenerator(stack, world, options.rate, seed=options.seed)
         load.start()
         state = LiveState()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -68,11 +69,13 @@ def decode_batch(
     except orjson.JSONDecodeError as exc:
         return Decoded([], [Rejected(None, raw, f"invalid JSON: {exc}")], [])
     items = document if isinstance(document, list) else [document]
+    # No record can be larger than its message: skip measuring each one when the message fits.
+    limit = max_record_bytes if len(raw) > max_record_bytes else None
     records: list[M] = []
     indices: list[int] = []
     rejected: list[Rejected] = []
     for index, item in enumerate(items):
-        reason = _check_item(item, max_record_bytes)
+        reason = _check_item(item, limit)
         if reason is None:
             try:
                 records.append(model.model_validate(item))
@@ -84,9 +87,11 @@ def decode_batch(
     return Decoded(records, rejected, indices)
 
 
-def _check_item(item: Any, max_record_bytes: int) -> str | None:
+def _check_item(item: Any, max_record_bytes: int | None) -> str | None:
     if not isinstance(item, dict):
         return f"record: expected a JSON object, got {type(item).__name__}"
+    if max_record_bytes is None:
+        return None
     size = len(orjson.dumps(item))
     if size > max_record_bytes:
         return f"record: {size} bytes exceeds the {max_record_bytes}-byte limit"
@@ -101,6 +106,33 @@ def _raw_item(item: Any, raw: bytes, count: int) -> bytes:
         return orjson.dumps(item)
     except TypeError:  # pragma: no cover - orjson.loads output always re-encodes
         return raw
+
+
+#: What one message we produce may hold (the broker's default limit is 1 MiB).
+MAX_MESSAGE_BYTES = 512 * 1024
+
+
+def chunk_encoded(
+    encoded: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES, max_items: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """(start, end) ranges of `encoded` items whose JSON array stays near `max_bytes`.
+
+    A range closes once it reaches the limit, so it exceeds it by at most one item; items
+    are never larger than MAX_RECORD_BYTES, so a message stays under the broker's limit.
+    """
+    start = size = 0
+    for end, item in enumerate(encoded, start=1):
+        size += len(item) + 1
+        full = max_items is not None and end - start >= max_items
+        if size >= max_bytes or full or end == len(encoded):
+            yield start, end
+            start, size = end, 0
+
+
+def json_arrays(encoded: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> Iterator[bytes]:
+    """Pre-encoded JSON values as arrays of at most about `max_bytes` each."""
+    for start, end in chunk_encoded(encoded, max_bytes):
+        yield b"[" + b",".join(encoded[start:end]) + b"]"
 
 
 def encode_batch(records: list[BaseModel]) -> bytes:

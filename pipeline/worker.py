@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
@@ -81,7 +81,12 @@ class WorkerContext:
         self.clock = clock
         self.reference = ReferenceIndex()
         self.engine = Engine(self.reference, self.config, GeoResolver().country)
-        self.supervisor = Supervisor(self.engine, default_scoring_config(), load_country_risk())
+        self.supervisor = Supervisor(
+            self.engine,
+            default_scoring_config(),
+            load_country_risk(),
+            timedelta(seconds=settings.score_min_interval_s),
+        )
         self.dirty: set[str] = set()  # enterprises whose reference data changed: re-score
         self._load_state: StateLoader = lambda _: None
         self.transfers = TransferBatchProcessor(
@@ -161,7 +166,6 @@ class WorkerContext:
             metrics.EVENTS.labels(topic, outcome).inc(count)
         for item in out.findings:
             metrics.FINDINGS.labels(item.finding.rule_id, item.finding.severity).inc()
-        metrics.OPEN_WINDOWS.set(sum(len(s.windows) for s in self.engine.states.values()))
         if self.transfers.watermark is not None:
             metrics.WATERMARK.set(self.transfers.watermark.timestamp())
         return out
@@ -184,9 +188,10 @@ class WorkerContext:
                 metrics.TIER_CHANGES.labels(event.previous_tier, event.score.tier).inc()
 
     def update_gauges(self, owned: Callable[[str], bool]) -> None:
-        """Tier and open-alert gauges over the enterprises this worker owns and holds."""
+        """Open windows; tier and open-alert gauges of the enterprises this worker owns."""
         tiers: Counter[str] = Counter()
         open_alerts: Counter[tuple[str, str]] = Counter()
+        metrics.OPEN_WINDOWS.set(sum(len(s.windows) for s in self.engine.states.values()))
         for enterprise_id, state in self.engine.states.items():
             if not owned(enterprise_id) or state.profile.score is None:
                 continue

@@ -5,13 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian tools the deploy checks run for real (validators of docker-compose.yml and the
-# Prometheus / Alertmanager configuration).
+# Prometheus / Alertmanager configuration; Prometheus evaluating the dashboards' PromQL;
+# headless Chromium opening `xbmon report`'s page).
 if ! command -v docker-compose >/dev/null || ! command -v promtool >/dev/null \
-    || ! command -v amtool >/dev/null; then
+    || ! command -v amtool >/dev/null || ! command -v chromium >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends \
-        docker-compose prometheus prometheus-alertmanager >/dev/null
+        docker-compose prometheus prometheus-alertmanager chromium >/dev/null
 fi
 
 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'

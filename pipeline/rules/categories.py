@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 NON_PERSONAL_PREFIXES = ("business", "transit")
 PERSONAL_PREFIX = "pi"
@@ -16,18 +17,29 @@ def matches(prefix: str, category: str) -> bool:
     return category == prefix or category.startswith(prefix + ".")
 
 
+@lru_cache(maxsize=65536)
+def ancestors(category: str) -> frozenset[str]:
+    """`category` and every whole-segment prefix of it: what `matches` would accept."""
+    parts = category.split(".")
+    return frozenset(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
+
 def matches_any(prefixes: Iterable[str], category: str) -> bool:
-    return any(matches(prefix, category) for prefix in prefixes)
+    """Some prefix matches `category` (one set probe per prefix, not a string scan each)."""
+    return not ancestors(category).isdisjoint(prefixes)
 
 
+@lru_cache(maxsize=65536)
 def is_important(category: str) -> bool:
     return matches(IMPORTANT_PREFIX, category)
 
 
+@lru_cache(maxsize=65536)
 def is_non_personal(category: str) -> bool:
     return matches_any(NON_PERSONAL_PREFIXES, category)
 
 
+@lru_cache(maxsize=65536)
 def is_personal(category: str) -> bool:
     """`pi.*`, or a sector item (any category outside the four classed prefixes)."""
     return matches(PERSONAL_PREFIX, category) or not matches_any(_CLASSED, category)

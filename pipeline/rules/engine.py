@@ -147,13 +147,18 @@ class Engine:
         is_due: Callable[[datetime], bool],
         enterprises: Callable[[str], bool] | None = None,
     ) -> list[ClosedWindow]:
-        closed: list[ClosedWindow] = []
-        for enterprise_id in sorted(self.states):
+        due: list[tuple[str, str, datetime]] = []
+        for enterprise_id, state in self.states.items():  # cheap checks first: this is per batch
+            earliest = state.earliest()
+            if earliest is None or not is_due(earliest):
+                continue  # `is_due` is monotonic in the start: nothing later is due either
             if enterprises is not None and not enterprises(enterprise_id):
                 continue
-            windows = self.states[enterprise_id].windows
-            for country, start in sorted(k for k in windows if is_due(k[1])):
-                aggregate = windows.pop((country, start))
-                findings = evaluate_window(enterprise_id, country, start, aggregate, self.config)
-                closed.append(ClosedWindow(enterprise_id, country, start, aggregate, findings))
+            due.extend((enterprise_id, c, start) for c, start in state.windows if is_due(start))
+            state.earliest_window = None  # recomputed when next asked
+        closed: list[ClosedWindow] = []
+        for enterprise_id, country, start in sorted(due):
+            aggregate = self.states[enterprise_id].windows.pop((country, start))
+            findings = evaluate_window(enterprise_id, country, start, aggregate, self.config)
+            closed.append(ClosedWindow(enterprise_id, country, start, aggregate, findings))
         return closed

@@ -132,13 +132,13 @@ def _active_items(
     entries: list[NegativeListEntry], cats: list[str], counters: YearCounters
 ) -> list[ActiveItem]:
     active: list[ActiveItem] = []
-    for entry in sorted(entries, key=lambda e: (e.list_id, e.item_id)):
+    for entry in entries:
         if not any(cat.matches_any(entry.categories, c) for c in cats):
             continue
         count = counters.item_count(entry.categories)
         if entry.min_subjects is None or count >= entry.min_subjects:
             active.append(ActiveItem(entry=entry, count=count))
-    return active
+    return sorted(active, key=lambda a: (a.entry.list_id, a.entry.item_id))
 
 
 def apply_counts(

@@ -52,6 +52,9 @@ class ReferenceIndex:
         self._filings_by_enterprise: dict[str, dict[str, Filing]] = defaultdict(dict)
         self._entries: dict[tuple[str, str], NegativeListEntry] = {}
         self._entries_by_sector: dict[str, list[NegativeListEntry]] = defaultdict(list)
+        # Negative lists compiled per (sector, region, ftz): every transfer asks, lists rarely
+        # change; dropped whole when an entry does.
+        self._compiled: dict[tuple[str, str, str | None], list[NegativeListEntry]] = {}
         self._prefixes = PrefixIndex()
 
     @classmethod
@@ -92,6 +95,7 @@ class ReferenceIndex:
             self._entries_by_sector[previous.sector].remove(previous)
         self._entries[key] = entry
         self._entries_by_sector[entry.sector].append(entry)
+        self._compiled.clear()
 
     def remove_enterprise(self, enterprise_id: str) -> None:
         if self.enterprises.pop(enterprise_id, None) is not None:
@@ -106,6 +110,7 @@ class ReferenceIndex:
         previous = self._entries.pop((list_id, item_id), None)
         if previous is not None:
             self._entries_by_sector[previous.sector].remove(previous)
+            self._compiled.clear()
 
     def counts(self) -> dict[str, int]:
         return {
@@ -128,12 +133,23 @@ class ReferenceIndex:
         return [held[k] for k in sorted(held)] if held else []
 
     def entries_for(self, enterprise: Enterprise) -> list[NegativeListEntry]:
-        """Entries applying to the enterprise, in force or not (counts need every edition)."""
-        return [
-            e
-            for e in self._entries_by_sector.get(enterprise.sector, ())
-            if entry_applies_to(e, enterprise)
-        ]
+        """Entries applying to the enterprise, in force or not (counts need every edition).
+
+        Ordered by (list_id, item_id); the caller must not modify the list.
+        """
+        key = (enterprise.sector, enterprise.region, enterprise.ftz)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = sorted(
+                (
+                    e
+                    for e in self._entries_by_sector.get(enterprise.sector, ())
+                    if entry_applies_to(e, enterprise)
+                ),
+                key=lambda e: (e.list_id, e.item_id),
+            )
+            self._compiled[key] = compiled
+        return compiled
 
     def attribute(self, address: Address) -> str | None:
         """The enterprise whose longest `egress_cidrs` prefix contains `address`."""

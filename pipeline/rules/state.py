@@ -93,7 +93,12 @@ class EnterpriseState:
     """Everything the engine remembers about one enterprise; persisted as one value."""
 
     years: dict[int, YearCounters] = field(default_factory=dict)
+    # transfer_ids already evaluated: the recent ones (persisted with the state) and the
+    # archived ones (persisted once, in chunks of their own, so the value written after every
+    # batch stays small however long the enterprise's history).
     seen_transfers: set[str] = field(default_factory=set)
+    seen_archive: set[str] = field(default_factory=set, compare=False, repr=False)
+    archived_chunks: int = 0
     expiring_notified: set[str] = field(default_factory=set)
     windows: dict[WindowKey, WindowAggregate] = field(default_factory=dict)
     # Stream bookkeeping: the last offset of each input topic applied to this state, so a
@@ -101,12 +106,36 @@ class EnterpriseState:
     # applied twice. Logs are also guarded by `seen_transfers`; aggregates only by this.
     applied_offsets: dict[str, int] = field(default_factory=dict)
     profile: ScoringProfile = field(default_factory=ScoringProfile)
+    # Start of the earliest open window, None when unknown (not persisted): lets the engine
+    # skip an enterprise without a due window without looking at each of its windows.
+    earliest_window: datetime | None = field(default=None, compare=False, repr=False)
 
     def window(self, key: WindowKey) -> WindowAggregate:
         found = self.windows.get(key)
         if found is None:
             found = self.windows[key] = WindowAggregate()
+            if self.earliest_window is not None and key[1] < self.earliest_window:
+                self.earliest_window = key[1]
         return found
+
+    def earliest(self) -> datetime | None:
+        """Start of the earliest open window (None: no window open)."""
+        if self.earliest_window is None and self.windows:
+            self.earliest_window = min(start for _, start in self.windows)
+        return self.earliest_window if self.windows else None
+
+    def seen(self, transfer_id: str) -> bool:
+        return transfer_id in self.seen_transfers or transfer_id in self.seen_archive
+
+    def archive_seen(self, limit: int) -> tuple[int, set[str]] | None:
+        """Move the recent ids to the archive once there are `limit`; (chunk index, ids)."""
+        if len(self.seen_transfers) < limit:
+            return None
+        chunk, index = self.seen_transfers, self.archived_chunks
+        self.seen_archive |= chunk
+        self.seen_transfers = set()
+        self.archived_chunks += 1
+        return index, chunk
 
     def year(self, year: int) -> YearCounters:
         counters = self.years.get(year)

@@ -31,7 +31,7 @@ def evaluate_transfer(
 
     Transfers must arrive in event-time order for yearly counts to follow the contract.
     """
-    if log.transfer_id in state.seen_transfers:
+    if state.seen(log.transfer_id):
         return TransferResult(findings=[], duplicate=True)
     state.seen_transfers.add(log.transfer_id)
 

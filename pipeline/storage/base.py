@@ -45,6 +45,8 @@ from schemas.types import RequiredPath
 #: Tables callers write to; `schema_migrations` is written by `ensure_schema` only.
 DATA_TABLES: Final = frozenset(
     {"transfers", "flow_windows", "findings", "deadletters", "alerts", "alert_actions", "scores"}
+    | {"evidence_leaves", "tree_heads"}  # the evidence log (pipeline/evidence_log)
+    | {"enterprises", "filings"}  # the reference register (dashboards, report)
 )
 MIGRATIONS_TABLE: Final = "schema_migrations"
 
@@ -312,7 +314,7 @@ def transfer_row(
 
     Without `ingested_at` the database's clock stamps the row.
     """
-    row = log.model_dump()
+    row = dict(log.__dict__)  # a flat model's fields as they are (model_dump: 6 % of a batch)
     row["ts"] = format_datetime_utc(log.ts)
     if log.received_at is not None:
         row["received_at"] = format_datetime_utc(log.received_at)

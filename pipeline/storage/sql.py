@@ -129,7 +129,8 @@ def format_datetime_utc(value: datetime) -> str:
     """The text ClickHouse reads into DateTime64 without best-effort parsing: UTC, microseconds."""
     if value.tzinfo is None or value.utcoffset() is None:
         raise StoreError(f"naive datetime {value.isoformat()}: xbmon stores aware datetimes only")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat is several times faster than strftime (one call per stored datetime).
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 def normalise(value: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.app import REGISTERED_AGENTS, create_app, registered_agents
-from agents.transfers import STATE_TABLE
+from agents.transfers import SEEN_TABLE, STATE_TABLE
 from pipeline.settings import Settings
 from pipeline.topics import REFERENCE_ENTERPRISES, REFERENCE_FILINGS, REFERENCE_NEGATIVE_LIST
 
@@ -22,3 +22,4 @@ def test_reference_tables_follow_the_reference_topics() -> None:
         # The assignor must see the real topic name, not `<app>-<table>-changelog`.
         assert table._changelog_topic_name() == spec.name
     assert tables[STATE_TABLE].use_partitioner
+    assert tables[SEEN_TABLE].use_partitioner  # chunk keys are salted to hash like their owner

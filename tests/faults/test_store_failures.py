@@ -14,25 +14,48 @@ import threading
 from pathlib import Path
 
 import orjson
+import pytest
 from prometheus_client import REGISTRY
 
+from pipeline import store_writer
 from pipeline.spool import decode_entry
 from pipeline.store_writer import StoreWriter
 
 
 def spooled_tokens(directory: Path) -> set[str]:
+    """Tokens of the messages in the spool (a merged message counts for its members)."""
     return {
-        str(orjson.loads(record)["token"])
+        str(token)
         for path in directory.glob("*.batch")
         for record in decode_entry(path.read_bytes())
+        for token in orjson.loads(record).get("members") or [orjson.loads(record)["token"]]
     }
+
+
+def recording_coalesce(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """Merged token -> the message tokens it stands for, as the writer merges them."""
+    merged: dict[str, list[str]] = {}
+    real = store_writer.coalesce
+
+    def record(values: list[bytes]) -> list[bytes]:
+        out = real(values)
+        for value in out:
+            message = orjson.loads(value)
+            merged[message["token"]] = message.get("members") or [message["token"]]
+        return out
+
+    monkeypatch.setattr(store_writer, "coalesce", record)
+    return merged
 
 
 def metric(name: str) -> float:
     return REGISTRY.get_sample_value(name) or 0.0
 
 
-def test_store_raises_three_times_then_recovers(harness, evidence, flaky, counts, until) -> None:
+def test_store_raises_three_times_then_recovers(
+    harness, evidence, flaky, counts, until, monkeypatch
+) -> None:
+    merged = recording_coalesce(monkeypatch)
     store = flaky(harness.open_store())
     store.fail_next = 3
     settings = harness.settings(spool={"retry_initial_backoff_s": 0.2})
@@ -44,7 +67,8 @@ def test_store_raises_three_times_then_recovers(harness, evidence, flaky, counts
 
     def checked_commit() -> None:
         nonlocal commits_with_spool
-        safe = set(store.inserted_tokens) | spooled_tokens(settings.spool_dir)
+        inserted = {t for token in store.inserted_tokens for t in merged.get(token, [token])}
+        safe = inserted | spooled_tokens(settings.spool_dir)
         commits_with_spool += bool(writer.spool.batches)
         for tp in writer.consumer.assignment():
             position = writer.consumer.position(tp)
@@ -77,7 +101,8 @@ def test_store_raises_three_times_then_recovers(harness, evidence, flaky, counts
     assert commits_with_spool > 0, "the failed batches went through the spool"
     assert metric("xbmon_store_retries_total") - retries_before >= 3
     assert metric("xbmon_spool_batches") == 0
-    assert sorted(set(store.inserted_tokens)) == sorted(placed.values())
+    inserted = {t for token in store.inserted_tokens for t in merged.get(token, [token])}
+    assert sorted(inserted) == sorted(placed.values())
     store = harness.open_store()  # reopened: what is durable, counted without FINAL
     try:
         assert counts(store) == evidence.rows

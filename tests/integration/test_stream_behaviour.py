@@ -125,6 +125,8 @@ def test_a_revoked_filing_changes_the_verdict_of_the_next_transfer(stack: Stack)
 
 @pytest.mark.parametrize("how", ["terminate", "kill"])
 def test_yearly_counts_survive_a_worker_restart(stack: Stack, how: str) -> None:
+    # Every evaluated id goes to an archived chunk at once: the restart must recover those too.
+    stack.extra_env["XBMON_SEEN_CHUNK_IDS"] = "1"
     stack.start(workers=1)
     stack.publish_reference([enterprise()])
     common = {"legal_basis": "exempt", "filing_ref": None, "sensitive_subjects": 0}
@@ -146,6 +148,16 @@ def test_yearly_counts_survive_a_worker_restart(stack: Stack, how: str) -> None:
         ("XB-PATH-MISSING", "b"),
         ("XB-THRESHOLD-CROSSED", "b"),
     ]
+    # A re-sent "a" (its id now only in an archived chunk) is recognised, not counted again.
+    send_logs(stack, log("a", T0, subjects=60_000, **common))
+    wait_until(
+        lambda: (
+            stack.metric("xbmon_events_total", topic=TRANSFER_LOGS.name, outcome="duplicate") >= 1
+        ),
+        20,
+        "the re-sent transfer to be recognised",
+    )
+    assert len(stack.findings()) == 3
 
 
 def test_windows_close_when_event_time_passes_the_grace_period(stack: Stack) -> None:

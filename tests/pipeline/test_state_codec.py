@@ -79,3 +79,35 @@ def test_replay_state_survives_a_round_trip_between_transfers() -> None:
         found.extend(f.finding for f in engine.transfer(log))
     found.extend(f.finding for w in engine.close_all() for f in w.findings)
     assert sort_findings(found) == expected
+
+
+def test_archived_ids_leave_the_state_value_but_still_catch_a_resend() -> None:
+    from pipeline.state_codec import decode_seen_chunk, encode_seen_chunk
+
+    state = EnterpriseState()
+    state.seen_transfers = {f"t{i}" for i in range(300)}
+    assert state.archive_seen(400) is None  # under the limit: nothing moves
+    index, chunk = state.archive_seen(256) or (None, set())
+    assert index == 0 and len(chunk) == 300 and state.seen_transfers == set()
+    assert state.seen("t7") and not state.seen("t999")
+    small = encode_state(state)
+    assert b"t7" not in small  # the value written after every batch no longer carries them
+    restored = decode_state(small)
+    assert restored.archived_chunks == 1 and not restored.seen("t7")
+    restored.seen_archive |= decode_seen_chunk(encode_seen_chunk(chunk))
+    assert restored.seen("t7")
+    state.seen_transfers = {f"u{i}" for i in range(256)}
+    assert (state.archive_seen(256) or (None,))[0] == 1  # chunks are numbered in order
+
+
+def test_chunk_keys_land_in_their_enterprise_partition_and_are_stable() -> None:
+    from pipeline.state_codec import seen_chunk_key
+    from pipeline.stream_batch import partition_of
+
+    enterprise = "91110000600037341L"
+    for partitions in (1, 4, 12):
+        keys = [seen_chunk_key(enterprise, i, partitions) for i in range(20)]
+        assert len(set(keys)) == 20
+        owner = partition_of(enterprise, partitions)
+        assert {partition_of(k.decode(), partitions) for k in keys} == {owner}
+        assert keys == [seen_chunk_key(enterprise, i, partitions) for i in range(20)]

@@ -251,11 +251,15 @@ def test_ensure_schema_is_idempotent_and_recorded(make_store: StoreFactory) -> N
         "alert_actions": "MergeTree",  # append-only responder actions
         "alerts": "ReplacingMergeTree",
         "deadletters": "ReplacingMergeTree",
+        "enterprises": "ReplacingMergeTree",  # reference register (008)
+        "filings": "ReplacingMergeTree",
         "findings": "ReplacingMergeTree",
         "scores": "ReplacingMergeTree",
         "flow_windows": "ReplacingMergeTree",
         "schema_migrations": "ReplacingMergeTree",
         "transfers": "ReplacingMergeTree",
+        "evidence_leaves": "MergeTree",  # the append-only Merkle log
+        "tree_heads": "MergeTree",
     }
 
 
@@ -713,7 +717,7 @@ def test_discover_refuses_bad_names_and_gaps(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match="NNN_snake_case"):
         discover(source)
     (source / "7_oops.sql").unlink()
-    (source / "009_gap.sql").write_text("SELECT 1")
+    (source / f"{len(discover(source)) + 1:03d}_gap.sql").write_text("SELECT 1")
     with pytest.raises(MigrationError, match="without gaps"):
         discover(source)
 

@@ -1,0 +1,605 @@
+"""`xbmon bench`: the real worker against the transport limit, measured in one run.
+
+Phases, on one embedded broker and the real stack (workers, store writer, chDB):
+1. reference data published (the synthesised world's, padded to `--enterprises`/`--filings`);
+2. a backlog of probe flows, then one of transfer logs, each drained by the workers: the rate
+   is read from the group's committed offsets between 10 % and 90 % of the backlog, so start-up
+   and the producer's own time are left out;
+3. the baseline: a bare aiokafka consumer reading and orjson-decoding the same messages;
+4. paced load at half and at full measured capacity: latency from each record's production to
+   its evidence row being stored (the store writer's trace), into HdrHistograms;
+5. off-stream: store inserts per second into chDB, and matching cost with 1k vs 100k filings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from ipaddress import ip_network
+from pathlib import Path
+from typing import Any
+
+import orjson
+from hdrh.histogram import HdrHistogram
+from kafka import KafkaAdminClient, TopicPartition
+from pydantic import BaseModel
+from stdnum.cn import uscc
+
+from pipeline.embedded import Stack
+from pipeline.loadgen import shifted_timeline
+from pipeline.synth import World, synthesize
+from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
+from schemas.models import EgressFlow, Enterprise, Filing, TransferLog
+
+Record = TransferLog | EgressFlow
+Produced = tuple[str, bytes, bytes]  # topic, key, value
+MAX_LATENCY_MS = 600_000
+
+
+@dataclass
+class BenchOptions:
+    data_dir: Path
+    duration_s: float = 10.0  # per paced (latency) phase
+    records_per_message: int = 100
+    enterprises: int = 200
+    filings: int | None = None
+    workers: int = 1
+    flows: int = 200_000
+    logs: int = 100_000
+    partitions: int = 4
+    seed: int = 1
+    active: int = 200  # enterprises of the synthesised world that send traffic
+    store_rows: int = 200_000  # rows of the chDB insert measurement
+    matching_filings: tuple[int, ...] = (1_000, 100_000)  # reference sizes of the matching cost
+
+
+@dataclass
+class Latency:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    count: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Latency:
+        histogram = HdrHistogram(1, MAX_LATENCY_MS, 3)
+        for sample in samples:
+            histogram.record_value(min(MAX_LATENCY_MS, max(1, round(sample))))
+        return cls(
+            float(histogram.get_value_at_percentile(50)),
+            float(histogram.get_value_at_percentile(99)),
+            float(histogram.get_max_value()),
+            len(samples),
+        )
+
+
+@dataclass
+class BenchResult:
+    workers: int
+    records_per_message: int
+    enterprises: int
+    filings: int
+    flows_rps: float = 0.0
+    logs_rps: float = 0.0
+    baseline_flows_rps: float = 0.0
+    baseline_logs_rps: float = 0.0
+    half: Latency | None = None
+    full: Latency | None = None
+    half_findings: Latency | None = None
+    rss_mb: float = 0.0
+    store_rows_per_s: float = 0.0
+    matching_us: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def baseline_rps(self) -> float:
+        return min(self.baseline_flows_rps, self.baseline_logs_rps)
+
+    def summary(self) -> dict[str, Any]:
+        half = self.half or Latency(0, 0, 0, 0)
+        full = self.full or Latency(0, 0, 0, 0)
+        return {
+            "workers": self.workers,
+            "records_per_message": self.records_per_message,
+            "enterprises": self.enterprises,
+            "filings": self.filings,
+            "flows_rps": round(self.flows_rps),
+            "logs_rps": round(self.logs_rps),
+            "baseline_rps": round(self.baseline_rps),
+            "baseline_flows_rps": round(self.baseline_flows_rps),
+            "baseline_logs_rps": round(self.baseline_logs_rps),
+            "ratio_flows": _ratio(self.flows_rps, self.baseline_flows_rps),
+            "ratio_logs": _ratio(self.logs_rps, self.baseline_logs_rps),
+            "p50_ms": half.p50_ms,
+            "p99_ms": half.p99_ms,
+            "max_ms": half.max_ms,
+            "full_p50_ms": full.p50_ms,
+            "full_p99_ms": full.p99_ms,
+            "full_max_ms": full.max_ms,
+            "latency_samples": half.count + full.count,
+            "findings_p99_ms": self.half_findings.p99_ms if self.half_findings else None,
+            "rss_mb": round(self.rss_mb, 1),
+            "store_rows_per_s": round(self.store_rows_per_s),
+            "matching_us": self.matching_us,
+        }
+
+
+def _ratio(ours: float, baseline: float) -> float:
+    return round(ours / baseline, 3) if baseline else 0.0
+
+
+# --- the load ----------------------------------------------------------------------------------
+def padded_reference(world: World, enterprises: int, filings: int | None) -> list[BaseModel]:
+    """The world's reference data plus idle enterprises (one /28 each) and extra filings."""
+    records: list[BaseModel] = [*world.enterprises]
+    extra_enterprises: list[Enterprise] = []
+    template = world.enterprises[0]
+    for index in range(max(0, enterprises - len(world.enterprises))):
+        base = f"91{index:015d}"[:17]
+        network = f"10.{(index >> 12) & 255}.{(index >> 4) & 255}.{(index & 15) << 4}/28"
+        extra_enterprises.append(
+            template.model_copy(
+                update={
+                    "enterprise_id": base + uscc.calc_check_digit(base),
+                    "name": f"idle {index}",
+                    "egress_cidrs": [ip_network(network)],
+                }
+            )
+        )
+    records.extend(extra_enterprises)
+    records.extend(world.filings)
+    wanted = (filings or len(world.filings)) - len(world.filings)
+    owners = extra_enterprises or world.enterprises
+    templates = world.filings
+    for index in range(max(0, wanted)):
+        model: Filing = templates[index % len(templates)]
+        records.append(
+            model.model_copy(
+                update={
+                    "filing_id": f"PAD-{index:07d}",
+                    "enterprise_id": owners[index % len(owners)].enterprise_id,
+                }
+            )
+        )
+    records.extend(world.negative_list)
+    return records
+
+
+def _key(record: Record) -> tuple[str, str]:
+    if isinstance(record, TransferLog):
+        return TRANSFER_LOGS.name, record.enterprise_id
+    return EGRESS_FLOWS.name, record.probe_id
+
+
+def timeline(world: World, kind: type[Record], start_loop: int = 0) -> Iterator[Record]:
+    """The world's records of one kind in event-time order, repeated with fresh ids forever."""
+    first = min(log.ts for log in world.logs)
+    span = (max(log.ts for log in world.logs) - first) + timedelta(days=1)
+    loop = start_loop
+    while True:
+        for record in shifted_timeline(world, loop, span):
+            if isinstance(record, kind):
+                yield record
+        loop += 1
+
+
+def batched(records: Iterator[Record], count: int, per_message: int) -> list[Produced]:
+    """`count` records as messages of up to `per_message` records of one key each."""
+    buffers: dict[tuple[str, str], list[bytes]] = defaultdict(list)
+    out: list[Produced] = []
+    for _ in range(count):
+        record = next(records)
+        key = _key(record)
+        buffer = buffers[key]
+        buffer.append(record.model_dump_json().encode())
+        if len(buffer) >= per_message:
+            out.append((key[0], key[1].encode(), b"[" + b",".join(buffer) + b"]"))
+            buffer.clear()
+    for (topic, owner), buffer in buffers.items():
+        if buffer:
+            out.append((topic, owner.encode(), b"[" + b",".join(buffer) + b"]"))
+    return out
+
+
+def _records_in(value: bytes) -> int:
+    return value.count(b"},{") + 1  # our own encoding: one array of flat-keyed objects
+
+
+# --- measuring -------------------------------------------------------------------------------
+class Offsets:
+    """Committed offsets of the workers' group, read through one admin client."""
+
+    def __init__(self, bootstrap: str, group: str) -> None:
+        self.admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+        self.group = group
+
+    def committed(self, topic: str, partitions: int) -> dict[int, int]:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        found = self.admin.list_group_offsets({self.group: tps}).get(self.group, {})
+        return {tp.partition: max(0, meta.offset) for tp, meta in found.items()}
+
+    def close(self) -> None:
+        self.admin.close()
+
+
+def produce(stack: Stack, messages: Sequence[Produced]) -> dict[int, list[int]]:
+    """Send messages; return, per partition, the records held by each offset (in order)."""
+    futures = [
+        (stack.producer.send(topic, key=key, value=value), _records_in(value))
+        for topic, key, value in messages
+    ]
+    stack.producer.flush()
+    per_offset: dict[int, dict[int, int]] = defaultdict(dict)
+    for future, records in futures:
+        meta = future.get(timeout=30)
+        per_offset[meta.partition][meta.offset] = records
+    return {p: [held[o] for o in sorted(held)] for p, held in per_offset.items()}
+
+
+def drain_rate(
+    offsets: Offsets,
+    topic: str,
+    partitions: int,
+    start: dict[int, int],
+    produced: dict[int, list[int]],
+    timeout: float,
+) -> float:
+    """Records/s between 10 % and 90 % of a backlog's records being committed."""
+    total = sum(sum(r) for r in produced.values())
+    cumulative = {
+        p: [0, *_accumulate(records)] for p, records in produced.items()
+    }  # records committed after n messages of partition p
+    marks: list[tuple[float, int]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        committed = offsets.committed(topic, partitions)
+        done = 0
+        for p, counts in cumulative.items():
+            n = min(len(counts) - 1, max(0, committed.get(p, 0) - start.get(p, 0)))
+            done += counts[n]
+        marks.append((time.monotonic(), done))
+        if done >= total:
+            break
+        time.sleep(0.1)
+    else:
+        raise TimeoutError(f"{topic}: backlog not drained within {timeout:.0f} s")
+    low = next(m for m in marks if m[1] >= total * 0.1)
+    high = next(m for m in marks if m[1] >= total * 0.9)
+    if high[0] <= low[0]:
+        return float(total) / max(1e-3, marks[-1][0] - marks[0][0])
+    return (high[1] - low[1]) / (high[0] - low[0])
+
+
+def _accumulate(values: list[int]) -> list[int]:
+    out: list[int] = []
+    running = 0
+    for value in values:
+        running += value
+        out.append(running)
+    return out
+
+
+def baseline(bootstrap: str, topic: str, ends: dict[int, int], start: dict[int, int]) -> float:
+    """Records/s a bare aiokafka consumer reads and decodes (orjson) from `start` to `ends`."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def run() -> float:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            tps = [TopicPartition(topic, p) for p in ends]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, start.get(tp.partition, 0))
+            remaining = {p for p in ends if ends[p] > start.get(p, 0)}
+            records = 0
+            began = time.perf_counter()
+            while remaining:
+                batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+                for tp, messages in batch.items():
+                    for message in messages:
+                        decoded = orjson.loads(message.value or b"[]")
+                        records += len(decoded) if isinstance(decoded, list) else 1
+                        if message.offset + 1 >= ends[tp.partition]:
+                            remaining.discard(tp.partition)
+            return records / (time.perf_counter() - began)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PacedLoad(threading.Thread):
+    """Produces records at a fixed rate, batched per key as real producers do.
+
+    A probe exports its flows and an enterprise pushes its logs in batches: a key's records go
+    out when `per_message` have gathered or the oldest has waited `linger_s`.
+    """
+
+    TICK_S = 0.02
+
+    def __init__(
+        self,
+        stack: Stack,
+        records: Iterator[Record],
+        rate: float,
+        per_message: int,
+        linger_s: float = 0.1,
+    ) -> None:
+        super().__init__(name="xbmon-bench-load", daemon=True)
+        self.stack = stack
+        self.records = records
+        self.rate = rate
+        self.per_message = per_message
+        self.linger_s = linger_s
+        self.stopping = threading.Event()
+        self.sent = 0
+        self.messages = 0
+
+    def run(self) -> None:
+        carry = 0.0
+        next_tick = time.monotonic()
+        buffers: dict[tuple[str, str], tuple[float, list[bytes]]] = {}
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            carry += self.rate * self.TICK_S
+            count = int(carry)
+            carry -= count
+            for _ in range(count):
+                record = next(self.records)
+                key = _key(record)
+                held = buffers.setdefault(key, (now, []))
+                held[1].append(record.model_dump_json().encode())
+            for key, (since, values) in list(buffers.items()):
+                if len(values) >= self.per_message or now - since >= self.linger_s:
+                    topic, owner = key
+                    value = b"[" + b",".join(values) + b"]"
+                    self.stack.producer.send(topic, key=owner.encode(), value=value)
+                    self.sent += len(values)
+                    self.messages += 1
+                    del buffers[key]
+            next_tick += self.TICK_S
+            delay = next_tick - time.monotonic()
+            if delay > 0:
+                self.stopping.wait(delay)
+
+
+def mixed(world: World, rng: random.Random) -> Iterator[Record]:
+    """Logs and flows interleaved in the world's proportion (both in event-time order)."""
+    logs, flows = timeline(world, TransferLog, 100), timeline(world, EgressFlow, 100)
+    share = len(world.logs) / max(1, len(world.logs) + len(world.flows))
+    while True:
+        yield next(logs) if rng.random() < share else next(flows)
+
+
+def read_trace(path: Path, since_ms: float, until_ms: float) -> dict[str, list[float]]:
+    by_table: dict[str, list[float]] = defaultdict(list)
+    if not path.exists():
+        return by_table
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and since_ms <= float(parts[0]) <= until_ms:
+            by_table[parts[1]].append(float(parts[2]))
+    return by_table
+
+
+# --- off-stream measurements ---------------------------------------------------------------
+def store_insert_rate(world: World, directory: Path, rows: int = 200_000) -> float:
+    """Transfer rows per second inserted into chDB in batches of 20k (the writer's shape)."""
+    from datetime import UTC, datetime
+
+    from pipeline.settings import Settings
+    from pipeline.storage import open_store, transfer_row
+
+    store = open_store(Settings(data_dir=directory))
+    store.ensure_schema()
+    now = datetime.now(UTC)
+    logs = timeline(world, TransferLog)
+    table = [
+        transfer_row(
+            next(logs),  # type: ignore[arg-type]
+            source_topic=TRANSFER_LOGS.name,
+            source_partition=0,
+            source_offset=i,
+            required_path="exempt_small_volume",
+            ingested_at=now,
+        )
+        for i in range(rows)
+    ]
+    try:
+        began = time.perf_counter()
+        for start in range(0, rows, 20_000):
+            chunk = table[start : start + 20_000]
+            store.insert("transfers", chunk, dedup_token=f"bench-{start}")
+        return rows / (time.perf_counter() - began)
+    finally:
+        store.close()
+
+
+def matching_cost(world: World, filings: Sequence[int]) -> dict[str, float]:
+    """Microseconds per evaluated transfer log with `n` filings in the reference data."""
+    from pipeline.config import default_rules_config
+    from pipeline.rules.engine import Engine
+    from pipeline.rules.reference import ReferenceIndex
+
+    logs = sorted(world.logs, key=lambda log: log.ts)
+    out: dict[str, float] = {}
+    for count in filings:
+        records = padded_reference(world, max(len(world.enterprises), count // 5), count)
+        index = ReferenceIndex()
+        for record in records:
+            if isinstance(record, Enterprise):
+                index.upsert_enterprise(record)
+            elif isinstance(record, Filing):
+                index.upsert_filing(record)
+            else:
+                index.upsert_entry(record)  # type: ignore[arg-type]
+        engine = Engine(index, default_rules_config())
+        began = time.perf_counter()
+        for log in logs:
+            engine.transfer_result(log)
+        out[str(count)] = round((time.perf_counter() - began) / len(logs) * 1e6, 2)
+    return out
+
+
+# --- the run ---------------------------------------------------------------------------------
+Report = Callable[[str], None]
+
+
+def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    trace = options.data_dir / "latency.trace"
+    trace.unlink(missing_ok=True)
+    world = synthesize(min(options.active, options.enterprises), 7, seed=options.seed)
+    reference = padded_reference(world, options.enterprises, options.filings)
+    filings = sum(isinstance(r, Filing) for r in reference)
+    result = BenchResult(options.workers, options.records_per_message, options.enterprises, filings)
+    k = options.records_per_message
+    report(f"world: {len(world.logs)} logs, {len(world.flows)} flows; reference {len(reference)}")
+    flows_backlog = batched(timeline(world, EgressFlow), options.flows, k)
+    logs_backlog = batched(timeline(world, TransferLog), options.logs, k)
+
+    stack = Stack(
+        options.data_dir / "stack",
+        partitions=options.partitions,
+        extra_env={"XBMON_LATENCY_TRACE": str(trace)},
+    )
+    with stack:
+        stack.start(workers=options.workers, ready_timeout=120)
+        stack.publish_reference(reference, timeout=600)  # applied by every worker
+        assert stack.bootstrap is not None
+        offsets = Offsets(stack.bootstrap, stack.app_id)
+        try:
+            for name, topic, backlog in (
+                ("flows", EGRESS_FLOWS.name, flows_backlog),
+                ("logs", TRANSFER_LOGS.name, logs_backlog),
+            ):
+                start = offsets.committed(topic, options.partitions)
+                produced = produce(stack, backlog)
+                rate = drain_rate(offsets, topic, options.partitions, start, produced, 600)
+                ends = {p: start.get(p, 0) + len(r) for p, r in produced.items()}
+                base = baseline(stack.bootstrap, topic, ends, start)
+                report(f"{name}: {rate:,.0f} records/s; baseline {base:,.0f} records/s")
+                if name == "flows":
+                    result.flows_rps, result.baseline_flows_rps = rate, base
+                else:
+                    result.logs_rps, result.baseline_logs_rps = rate, base
+            share = len(world.logs) / (len(world.logs) + len(world.flows))
+            capacity = 1 / (share / result.logs_rps + (1 - share) / result.flows_rps)
+            rng = random.Random(options.seed)
+            records = mixed(world, rng)
+            for label, fraction in (("half", 0.5), ("full", 1.0)):
+                latency, findings = paced_phase(stack, records, capacity * fraction, options, trace)
+                report(
+                    f"{label} load ({capacity * fraction:,.0f} records/s): p50 "
+                    f"{latency.p50_ms:.0f} ms, p99 {latency.p99_ms:.0f} ms, max "
+                    f"{latency.max_ms:.0f} ms over {latency.count} records"
+                )
+                if label == "half":
+                    result.half, result.half_findings = latency, findings
+                else:
+                    result.full = latency
+            result.rss_mb = max(peak_rss_mb(w.process.pid) for w in stack.live_workers())
+        finally:
+            offsets.close()
+    result.store_rows_per_s = store_insert_rate(
+        world, options.data_dir / "store-bench", options.store_rows
+    )
+    report(f"store: {result.store_rows_per_s:,.0f} rows/s into chDB")
+    result.matching_us = matching_cost(world, options.matching_filings)
+    report(f"matching: {result.matching_us} µs per transfer log by filings in the reference")
+    return result
+
+
+def paced_phase(
+    stack: Stack, records: Iterator[Record], rate: float, options: BenchOptions, trace: Path
+) -> tuple[Latency, Latency | None]:
+    load = PacedLoad(stack, records, rate, options.records_per_message)
+    warmup_s = 2.0
+    began_ms = time.time() * 1000
+    load.start()
+    time.sleep(options.duration_s)
+    load.stopping.set()
+    load.join()
+    stack.producer.flush()
+    ended_ms = time.time() * 1000
+    time.sleep(3.0)  # let the last records be stored
+    samples = read_trace(trace, began_ms + warmup_s * 1000, ended_ms + 3000)
+    findings = samples.get("findings")
+    return Latency.of(samples.get("transfers", [])), (Latency.of(findings) if findings else None)
+
+
+# --- soak ------------------------------------------------------------------------------------
+def current_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class SoakSample:
+    elapsed_s: float
+    worker_rss_mb: float
+    writer_rss_mb: float
+    lag_records: int
+    writer_lag: int
+    sent: int
+
+
+def run_soak(
+    options: BenchOptions, seconds: float, rate: float, every_s: float, report: Report = print
+) -> list[SoakSample]:
+    """Hours at a fixed rate: RSS and lag sampled over time, to show memory stays flat."""
+    from pipeline.store_writer import GROUP_SUFFIX
+
+    options.data_dir.mkdir(parents=True, exist_ok=True)
+    world = synthesize(min(options.active, options.enterprises), 7, seed=options.seed)
+    reference = padded_reference(world, options.enterprises, options.filings)
+    samples: list[SoakSample] = []
+    csv = options.data_dir / "soak.csv"
+    csv.write_text("elapsed_s,worker_rss_mb,writer_rss_mb,lag_records,writer_lag,sent\n")
+    with Stack(options.data_dir / "stack", partitions=options.partitions) as stack:
+        stack.start(workers=options.workers, ready_timeout=120)
+        stack.publish_reference(reference, timeout=600)
+        load = PacedLoad(
+            stack, mixed(world, random.Random(options.seed)), rate, options.records_per_message
+        )
+        began = time.monotonic()
+        load.start()
+        try:
+            while (elapsed := time.monotonic() - began) < seconds:
+                time.sleep(min(every_s, max(0.0, seconds - elapsed)))
+                workers = stack.live_workers()
+                sample = SoakSample(
+                    round(time.monotonic() - began, 1),
+                    round(sum(current_rss_mb(w.process.pid) for w in workers), 1),
+                    round(current_rss_mb(stack.writer.process.pid), 1) if stack.writer else 0.0,
+                    stack.lag(TRANSFER_LOGS.name) + stack.lag(EGRESS_FLOWS.name),
+                    stack.lag("evidence.rows", stack.app_id + GROUP_SUFFIX),
+                    load.sent,
+                )
+                samples.append(sample)
+                with csv.open("a") as handle:
+                    handle.write(",".join(str(v) for v in vars(sample).values()) + "\n")
+                report(
+                    f"{sample.elapsed_s:>8.0f} s  worker {sample.worker_rss_mb:7.1f} MB  "
+                    f"writer {sample.writer_rss_mb:7.1f} MB  lag {sample.lag_records:>8,}  "
+                    f"store lag {sample.writer_lag:>6,}  sent {sample.sent:>10,}"
+                )
+        finally:
+            load.stopping.set()
+            load.join()
+    return samples

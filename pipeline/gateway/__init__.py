@@ -1,0 +1,1 @@
+"""The enterprise ingestion gateway: authenticated HTTP in front of the `transfer.logs` topic."""

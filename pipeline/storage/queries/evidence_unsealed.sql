@@ -1,0 +1,17 @@
+-- Stored findings (one row per finding_id, with the bundle) that are not yet a leaf of the
+-- evidence log, in the order the sequencer appends them.
+SELECT
+    finding_id, rule_id, severity, enterprise_id, transfer_id, ts, required_path, filing_ids,
+    explanation, explanation_zh, evidence_hash, bundle
+FROM
+(
+    SELECT
+        finding_id, rule_id, severity, enterprise_id, transfer_id, ts, required_path,
+        filing_ids, explanation, explanation_zh, evidence_hash, bundle, inserted_at
+    FROM {database:Identifier}.findings FINAL
+    WHERE finding_id NOT IN (SELECT finding_id FROM {database:Identifier}.evidence_leaves)
+    ORDER BY finding_id, inserted_at DESC
+    LIMIT 1 BY finding_id
+)
+ORDER BY ts, rule_id, finding_id
+LIMIT {limit:UInt64}

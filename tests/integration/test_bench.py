@@ -1,0 +1,52 @@
+"""`xbmon bench` end to end, small: every figure present, measured, and consistent."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+KEYS = ("flows_rps", "logs_rps", "baseline_rps", "ratio_flows", "ratio_logs", "p50_ms", "p99_ms")
+
+
+@pytest.mark.slow
+def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pipeline.cli", "bench",
+            "--duration", "3", "--flows", "4000", "--logs", "3000",
+            "--records-per-message", "50", "--store-rows", "5000",
+            "--matching-filings", "300,3000", "--data-dir", str(tmp_path / "bench"),
+        ],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = orjson.loads(done.stdout.strip().splitlines()[-1])
+    for key in (*KEYS, "rss_mb"):
+        assert summary[key] > 0, (key, summary)
+    assert summary["ratio_flows"] == pytest.approx(
+        summary["flows_rps"] / summary["baseline_flows_rps"], abs=0.002
+    )
+    assert summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
+    assert summary["latency_samples"] > 0 and summary["store_rows_per_s"] > 0
+    assert set(summary["matching_us"]) == {"300", "3000"}
+    assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
+
+
+@pytest.mark.slow
+def test_soak_samples_memory_and_lag_into_a_csv(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "pipeline.cli", "bench", "--soak", "8", "--rate", "300",
+            "--sample-every", "2", "--data-dir", str(tmp_path / "soak"),
+        ],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = orjson.loads(done.stdout.strip().splitlines()[-1])
+    lines = Path(summary["csv"]).read_text().splitlines()
+    assert lines[0].startswith("elapsed_s,worker_rss_mb") and len(lines) - 1 == summary["samples"]
+    assert summary["samples"] >= 3 and summary["worker_rss_max_mb"] > 0

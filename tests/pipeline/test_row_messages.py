@@ -1,0 +1,35 @@
+"""Evidence rows travel to the store writer in messages the broker accepts, nothing lost."""
+
+from __future__ import annotations
+
+import orjson
+
+from pipeline.store_writer import row_messages
+from pipeline.wire import MAX_MESSAGE_BYTES, json_arrays
+
+
+def test_large_rows_are_cut_by_size_and_keep_order_tokens_and_timestamps() -> None:
+    rows = [{"finding_id": f"f{i}", "bundle": "x" * 100_000} for i in range(30)]
+    messages = list(row_messages("findings", rows, "findings|t", list(range(30))))
+    decoded = [orjson.loads(m) for m in messages]
+    assert len(messages) > 1
+    assert all(len(m) < MAX_MESSAGE_BYTES + 200_000 for m in messages)  # under the 1 MB default
+    assert [r for d in decoded for r in d["rows"]] == rows
+    assert [p for d in decoded for p in d["produced_ms"]] == list(range(30))
+    assert [d["token"] for d in decoded] == [f"findings|t#{i}" for i in range(len(messages))]
+    assert {d["table"] for d in decoded} == {"findings"}
+
+
+def test_small_rows_share_one_message_and_no_rows_no_message() -> None:
+    rows = [{"transfer_id": f"t{i}"} for i in range(50)]
+    (only,) = row_messages("transfers", rows, "tok")
+    assert orjson.loads(only) == {"table": "transfers", "token": "tok#0", "rows": rows}
+    assert list(row_messages("transfers", [], "tok")) == []
+
+
+def test_findings_arrays_are_cut_by_size_without_losing_any() -> None:
+    values = [orjson.dumps({"finding_id": f"f{i}", "x": "y" * 50_000}) for i in range(40)]
+    arrays = list(json_arrays(values))
+    assert len(arrays) > 1 and all(len(a) < MAX_MESSAGE_BYTES + 60_000 for a in arrays)
+    assert [v for a in arrays for v in orjson.loads(a)] == [orjson.loads(v) for v in values]
+    assert list(json_arrays([])) == []
