@@ -20,9 +20,34 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from pipeline.kafka_admin import high_watermarks
+from pipeline.topics import ALERT_ACTIONS, EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
+
+#: Topics the agents consume as streams (not changelogs, not global tables).
+STREAM_INPUTS = frozenset(
+    t.name for t in (TRANSFER_LOGS, FLOW_AGGREGATES, EGRESS_FLOWS, ALERT_ACTIONS)
+)
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        """Also seek stream partitions without a committed offset (or at 0) to their start.
+
+        After a rebalance Faust resumes the stream partitions, then seeks them to their
+        committed offsets; aiokafka seeks only offsets > 0, so a partition never committed (or
+        committed at 0) keeps whatever position its fetcher reached meanwhile, and the records
+        fetched before Faust marked it active are dropped: the head of the partition was lost
+        (tests/faults/test_scale_cycle.py, README "Known limits"). Seeking those to the start
+        replays them instead (at-least-once; replays are deduplicated downstream).
+        """
+        committed = await super().seek_to_committed()
+        restart = [
+            tp for tp, offset in committed.items() if not offset and tp.topic in STREAM_INPUTS
+        ]
+        if restart:
+            consumer = self._ensure_consumer()
+            await self.call_thread(consumer.seek_to_beginning, *restart)
+        return committed
+
     async def _highwaters(self, partitions: list[TP]) -> Mapping[TP, int]:
         listed = dict(await super()._highwaters(partitions))
         transport: Any = self.transport
