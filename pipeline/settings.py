@@ -125,9 +125,9 @@ class Settings(BaseSettings):
     windows_close: Literal["event_time", "end_of_input"] = "event_time"
     store_enabled: bool = True  # off only for stream tests that read the findings topic
     score_decay_interval_s: float = Field(86400.0, gt=0)  # re-score everyone (finding decay)
-    # Plain activity re-scores an enterprise at most this often (findings, closed windows and
-    # resolutions always re-score at once): scoring every touched enterprise every batch cost
-    # more than evaluating the batch.
+    # Activity re-scores an enterprise at most this often (a resolution at once; the first
+    # activity of an unscored enterprise at once): scoring every touched enterprise every
+    # batch cost more than evaluating the batch.
     score_min_interval_s: float = Field(5.0, ge=0)
     # Evaluated transfer_ids kept with an enterprise's state before they move to an archived
     # chunk (written once): bounds what is written after every batch.

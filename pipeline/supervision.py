@@ -209,8 +209,10 @@ class Supervisor:
             by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
         for enterprise_id, own in by_enterprise.items():
             record_findings(self.engine.state(enterprise_id).profile, own)
-        urgent = {f.enterprise_id for f in findings} | {w.enterprise_id for w in windows}
-        urgent.update(e for e, _ in resolutions)
+        # A responder's resolution shows at once; findings and windows, like plain activity,
+        # at most `min_interval` later (scoring an enterprise with many findings every batch
+        # cost more than the batch).
+        urgent = {e for e, _ in resolutions}
         due = sorted(e for e in touched if e in urgent or not self._scored_since(e, now))
         self.deferred.update(touched.difference(due))
         self.deferred.difference_update(due)
