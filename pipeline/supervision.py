@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from pipeline.alerts import Alert, alert_day, alert_id, raise_alert
 from pipeline.config import RulesConfig
@@ -24,7 +24,8 @@ from pipeline.scoring.config import ScoringConfig
 from pipeline.scoring.model import CountryScores, FindingRecord, Score, ScoringInputs, score
 from pipeline.scoring.tiers import alert_for
 from schemas.models import Finding, TransferLog
-from schemas.types import format_datetime
+from schemas.types import RuleId, format_datetime
+from schemas.types import Severity as SeverityName
 
 FINDINGS_KEPT_DAYS = 730  # the scoring half-life is far shorter; older findings weigh ~0
 FINDINGS_KEPT_MAX = 500
@@ -127,7 +128,10 @@ def scoring_inputs(
         is_ciio=enterprise.is_ciio,
         findings=tuple(  # from our own validated findings: no second validation
             FindingRecord.model_construct(
-                rule_id=r, severity=s, ts=ts, resolved=i in profile.resolved
+                rule_id=cast(RuleId, r),
+                severity=cast(SeverityName, s),
+                ts=ts,
+                resolved=i in profile.resolved,
             )
             for i, r, s, ts in profile.findings
         ),
