@@ -57,6 +57,7 @@ class BenchOptions:
     active: int = 200  # enterprises of the synthesised world that send traffic
     store_rows: int = 200_000  # rows of the chDB insert measurement
     matching_filings: tuple[int, ...] = (1_000, 100_000)  # reference sizes of the matching cost
+    linger_s: float = 0.5  # paced load: a key's records wait at most this long for a message
 
 
 @dataclass
@@ -549,7 +550,7 @@ def caught_up(stack: Stack, timeout: float) -> float:
 def paced_phase(
     stack: Stack, records: Iterator[Record], rate: float, options: BenchOptions, trace: Path
 ) -> tuple[Latency, Latency | None]:
-    load = PacedLoad(stack, records, rate, options.records_per_message)
+    load = PacedLoad(stack, records, rate, options.records_per_message, options.linger_s)
     warmup_s = 2.0
     began_ms = time.time() * 1000
     load.start()
@@ -598,7 +599,11 @@ def run_soak(
         stack.start(workers=options.workers, ready_timeout=120)
         stack.publish_reference(reference, timeout=600)
         load = PacedLoad(
-            stack, mixed(world, random.Random(options.seed)), rate, options.records_per_message
+            stack,
+            mixed(world, random.Random(options.seed)),
+            rate,
+            options.records_per_message,
+            options.linger_s,
         )
         began = time.monotonic()
         load.start()

@@ -23,6 +23,10 @@ def bench(
         int | None, typer.Option(min=0, help="Filings in the reference data (padded).")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    linger: Annotated[
+        float,
+        typer.Option(min=0, help="Paced load: seconds a key's records gather into one message."),
+    ] = 0.5,
     flows: Annotated[int, typer.Option(min=1000, help="Flow records in the backlog.")] = 200_000,
     logs: Annotated[int, typer.Option(min=1000, help="Transfer logs in the backlog.")] = 100_000,
     data_dir: Annotated[Path, typer.Option(help="Scratch directory (emptied first).")] = Path(
@@ -62,6 +66,7 @@ def bench(
         flows=flows,
         logs=logs,
         store_rows=store_rows,
+        linger_s=linger,
         matching_filings=tuple(int(n) for n in matching_filings.split(",")),
     )
     report = lambda line: err.print(f"[dim]bench[/dim] {line}")  # noqa: E731
