@@ -1,8 +1,8 @@
 """On-call: is the pipeline keeping up, and what is failing (Prometheus, `xbmon_*` metrics).
 
-The store writer's spool is the `evidence.rows` topic; until the store writer exports spool
-metrics of its own (`xbmon_spool_*`), the panels show what exists: rows written and write
-failures per table (`xbmon_store_*`) and the production-to-stored latency.
+The store writer's path: rows written and write failures per table (`xbmon_store_*`), its
+on-disk spool and back-pressure (`xbmon_spool_*`, `xbmon_consumption_paused`) and the
+production-to-stored latency.
 """
 
 from __future__ import annotations
@@ -88,6 +88,20 @@ def store_writes() -> cogbuilder.Builder[Panel]:
     )
 
 
+def spool() -> cogbuilder.Builder[Panel]:
+    return prom_timeseries(
+        "Store spool and back-pressure",
+        "Batches and MiB on the store writer's on-disk spool (the store failed), retries per "
+        "second, and 1 while consumption is paused because the spool is full.",
+        [
+            promql("sum(xbmon_spool_batches)", "spooled batches", "A"),
+            promql("sum(xbmon_spool_bytes) / 1048576", "spooled MiB", "B"),
+            promql("sum(rate(xbmon_store_retries_total[$__rate_interval]))", "retries/s", "C"),
+            promql("max(xbmon_consumption_paused)", "paused", "D"),
+        ],
+    )
+
+
 def stored_latency() -> cogbuilder.Builder[Panel]:
     bucket = "sum by (le, table) (rate(xbmon_stored_latency_seconds_bucket[$__rate_interval]))"
     return prom_timeseries(
@@ -157,6 +171,7 @@ PANELS: Final = [
     deadletters,
     store_writes,
     stored_latency,
+    spool,
     alerts_open,
     workers,
     findings_rate,
