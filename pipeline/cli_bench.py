@@ -12,7 +12,7 @@ import typer
 def bench(
     duration: Annotated[
         float, typer.Option(min=1, help="Seconds of each paced (latency) phase.")
-    ] = 10.0,
+    ] = 6.0,
     records_per_message: Annotated[
         int, typer.Option(min=1, help="Records per Kafka message (producers batch).")
     ] = 100,
@@ -27,8 +27,8 @@ def bench(
         float,
         typer.Option(min=0, help="Paced load: seconds a key's records gather into one message."),
     ] = 0.5,
-    flows: Annotated[int, typer.Option(min=1000, help="Flow records in the backlog.")] = 200_000,
-    logs: Annotated[int, typer.Option(min=1000, help="Transfer logs in the backlog.")] = 100_000,
+    flows: Annotated[int, typer.Option(min=1000, help="Flow records in the backlog.")] = 150_000,
+    logs: Annotated[int, typer.Option(min=1000, help="Transfer logs in the backlog.")] = 80_000,
     data_dir: Annotated[Path, typer.Option(help="Scratch directory (emptied first).")] = Path(
         ".data/bench"
     ),
@@ -40,7 +40,7 @@ def bench(
     sample_every: Annotated[float, typer.Option(min=1, help="Soak mode: seconds per sample.")] = 30,
     store_rows: Annotated[
         int, typer.Option(min=1000, help="Rows of the chDB insert measurement.")
-    ] = 200_000,
+    ] = 100_000,
     matching_filings: Annotated[
         str, typer.Option(help="Reference sizes (filings) of the matching-cost measurement.")
     ] = "1000,100000",
