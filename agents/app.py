@@ -54,6 +54,7 @@ def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp
         table_standby_replicas=0,
         datadir=str(settings.data_dir / "faust"),
     )
+    app.fetch_max_wait_ms = kafka.fetch_max_wait_ms  # read by agents.transport
     ctx = ctx or WorkerContext(settings)
     output = Output(app, ctx)
     register_reference_tables(app, ctx)

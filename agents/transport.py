@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -29,6 +29,16 @@ STREAM_INPUTS = frozenset(
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        """Faust's worker consumer, with our fetch wait instead of its fixed 1.5 s."""
+        consumer = super()._create_worker_consumer(transport)
+        wait = cast(XbmonFaustApp, self.app).fetch_max_wait_ms
+        if wait is not None:
+            # Faust passes fetch_max_wait_ms=1500 with no setting to change it; aiokafka
+            # hands this attribute to its fetcher when the consumer starts.
+            consumer._fetch_max_wait_ms = int(wait)
+        return consumer
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         """Also seek stream partitions without a committed offset (or at 0) to their start.
 
@@ -74,6 +84,8 @@ class _Transport(faust_aiokafka.Transport):
 
 class XbmonFaustApp(faust.App):
     """`faust.App` with the exact-recovery transport."""
+
+    fetch_max_wait_ms: int | None = None  # for the worker consumer (None: Faust's 1.5 s)
 
     def _new_transport(self) -> Any:
         return _Transport(self.conf.broker_consumer, self)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from agents.app import REGISTERED_AGENTS, create_app, registered_agents
 from agents.transfers import SEEN_TABLE, STATE_TABLE
 from pipeline.settings import Settings
@@ -23,3 +25,15 @@ def test_reference_tables_follow_the_reference_topics() -> None:
         assert table._changelog_topic_name() == spec.name
     assert tables[STATE_TABLE].use_partitioner
     assert tables[SEEN_TABLE].use_partitioner  # chunk keys are salted to hash like their owner
+
+
+def test_the_worker_consumer_fetches_with_our_wait_not_fausts_fixed_one() -> None:
+    # Tansu holds a fetch for its whole max wait; Faust fixes it at 1.5 s (latency floor).
+    import asyncio
+
+    async def created() -> Any:
+        built = create_app(Settings(kafka={"fetch_max_wait_ms": 42}))  # type: ignore[arg-type]
+        thread = built.app.consumer._new_consumer_thread()  # type: ignore[attr-defined]
+        return thread._create_worker_consumer(built.app.transport)
+
+    assert asyncio.run(created())._fetch_max_wait_ms == 42
