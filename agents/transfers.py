@@ -17,6 +17,7 @@ from mode import BaseSignalT
 from agents.events import to_messages
 from agents.output import Output
 from pipeline import metrics
+from pipeline.rules.state import EnterpriseState
 from pipeline.state_codec import (
     decode_seen_chunk,
     decode_state,
@@ -53,11 +54,12 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         value_type=bytes,
     )
 
-    def load(enterprise_id: str) -> Any:
+    def load(enterprise_id: str) -> EnterpriseState | None:
         raw = state.get(enterprise_id.encode())
-        if raw is None:
-            return None
-        decoded = decode_state(raw)
+        return with_archive(enterprise_id, decode_state(raw)) if raw is not None else None
+
+    def with_archive(enterprise_id: str, decoded: EnterpriseState) -> EnterpriseState:
+        """A decoded state with its archived transfer ids read back."""
         for index in range(decoded.archived_chunks):
             chunk = seen_ids.get(seen_chunk_key(enterprise_id, index, settings.kafka.partitions))
             if chunk is None:
@@ -82,8 +84,8 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             enterprise_id = key.decode()
             if enterprise_id not in ctx.engine.states:
                 decoded = decode_state(raw)
-                if decoded.windows:
-                    ctx.engine.states[enterprise_id] = load(enterprise_id)
+                if decoded.windows:  # only these need their archived ids now
+                    ctx.engine.states[enterprise_id] = with_archive(enterprise_id, decoded)
         owned = [tp for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name]
         metrics.ASSIGNED_PARTITIONS.set(len(owned))
         metrics.WORKER_READY.set(1)
@@ -140,8 +142,10 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
     async def rescore(enterprise_ids: set[str], trigger: str) -> None:
         """Score outside a batch and persist like a batch would (timers: no source offsets)."""
         for enterprise_id in enterprise_ids:
+            if enterprise_id in ctx.engine.states:
+                continue  # cached: the table holds nothing newer
             held = load(enterprise_id)
-            if held is not None and enterprise_id not in ctx.engine.states:
+            if held is not None:
                 ctx.engine.states[enterprise_id] = held
         out = ctx.rescore(enterprise_ids, trigger)
         snapshot = {e.encode(): encode_state(ctx.engine.states[e]) for e in out.touched}

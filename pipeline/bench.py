@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from ipaddress import ip_network
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,10 @@ from pydantic import BaseModel
 from stdnum.cn import uscc
 
 from pipeline.embedded import Stack
-from pipeline.loadgen import shifted_timeline
+from pipeline.loadgen import message_key, shifted_timeline
 from pipeline.synth import World, synthesize
 from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
-from schemas.models import EgressFlow, Enterprise, Filing, TransferLog
+from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
 
 Record = TransferLog | EgressFlow
 Produced = tuple[str, bytes, bytes]  # topic, key, value
@@ -137,6 +138,12 @@ def _ratio(ours: float, baseline: float) -> float:
 
 
 # --- the load ----------------------------------------------------------------------------------
+def load_world(options: BenchOptions) -> tuple[World, list[BaseModel]]:
+    """The synthesised world that sends traffic, and the reference data padded around it."""
+    world = synthesize(min(options.active, options.enterprises), 7, seed=options.seed)
+    return world, padded_reference(world, options.enterprises, options.filings)
+
+
 def padded_reference(world: World, enterprises: int, filings: int | None) -> list[BaseModel]:
     """The world's reference data plus idle enterprises (one /28 each) and extra filings."""
     records: list[BaseModel] = [*world.enterprises]
@@ -173,12 +180,6 @@ def padded_reference(world: World, enterprises: int, filings: int | None) -> lis
     return records
 
 
-def _key(record: Record) -> tuple[str, str]:
-    if isinstance(record, TransferLog):
-        return TRANSFER_LOGS.name, record.enterprise_id
-    return EGRESS_FLOWS.name, record.probe_id
-
-
 def timeline(world: World, kind: type[Record], start_loop: int = 0) -> Iterator[Record]:
     """The world's records of one kind in event-time order, repeated with fresh ids forever."""
     first = min(log.ts for log in world.logs)
@@ -197,7 +198,7 @@ def batched(records: Iterator[Record], count: int, per_message: int) -> list[Pro
     out: list[Produced] = []
     for _ in range(count):
         record = next(records)
-        key = _key(record)
+        key = message_key(record)
         buffer = buffers[key]
         buffer.append(record.model_dump_json().encode())
         if len(buffer) >= per_message:
@@ -255,7 +256,7 @@ def drain_rate(
     """Records/s between 10 % and 90 % of a backlog's records being committed."""
     total = sum(sum(r) for r in produced.values())
     cumulative = {
-        p: [0, *_accumulate(records)] for p, records in produced.items()
+        p: [0, *accumulate(records)] for p, records in produced.items()
     }  # records committed after n messages of partition p
     marks: list[tuple[float, int]] = []
     deadline = time.monotonic() + timeout
@@ -276,15 +277,6 @@ def drain_rate(
     if high[0] <= low[0]:
         return float(total) / max(1e-3, marks[-1][0] - marks[0][0])
     return (high[1] - low[1]) / (high[0] - low[0])
-
-
-def _accumulate(values: list[int]) -> list[int]:
-    out: list[int] = []
-    running = 0
-    for value in values:
-        running += value
-        out.append(running)
-    return out
 
 
 def baseline(bootstrap: str, topic: str, ends: dict[int, int], start: dict[int, int]) -> float:
@@ -317,9 +309,10 @@ def baseline(bootstrap: str, topic: str, ends: dict[int, int], start: dict[int, 
     return asyncio.run(run())
 
 
-def peak_rss_mb(pid: int) -> float:
+def status_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure of /proc/PID/status in MB (VmHWM: peak RSS; VmRSS: current)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -362,7 +355,7 @@ class PacedLoad(threading.Thread):
             carry -= count
             for _ in range(count):
                 record = next(self.records)
-                key = _key(record)
+                key = message_key(record)
                 held = buffers.setdefault(key, (now, []))
                 held[1].append(record.model_dump_json().encode())
             for key, (since, values) in list(buffers.items()):
@@ -441,14 +434,11 @@ def matching_cost(world: World, filings: Sequence[int]) -> dict[str, float]:
     out: dict[str, float] = {}
     for count in filings:
         records = padded_reference(world, max(len(world.enterprises), count // 5), count)
-        index = ReferenceIndex()
-        for record in records:
-            if isinstance(record, Enterprise):
-                index.upsert_enterprise(record)
-            elif isinstance(record, Filing):
-                index.upsert_filing(record)
-            else:
-                index.upsert_entry(record)  # type: ignore[arg-type]
+        index = ReferenceIndex.build(
+            [r for r in records if isinstance(r, Enterprise)],
+            [r for r in records if isinstance(r, Filing)],
+            [r for r in records if isinstance(r, NegativeListEntry)],
+        )
         engine = Engine(index, default_rules_config())
         began = time.perf_counter()
         for log in logs:
@@ -465,8 +455,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     trace = options.data_dir / "latency.trace"
     trace.unlink(missing_ok=True)
-    world = synthesize(min(options.active, options.enterprises), 7, seed=options.seed)
-    reference = padded_reference(world, options.enterprises, options.filings)
+    world, reference = load_world(options)
     filings = sum(isinstance(r, Filing) for r in reference)
     result = BenchResult(options.workers, options.records_per_message, options.enterprises, filings)
     k = options.records_per_message
@@ -517,7 +506,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                     result.half, result.half_findings = latency, findings
                 else:
                     result.full = latency
-            result.rss_mb = max(peak_rss_mb(w.process.pid) for w in stack.live_workers())
+            result.rss_mb = max(status_mb(w.process.pid) for w in stack.live_workers())
         finally:
             offsets.close()
     result.store_rows_per_s = store_insert_rate(
@@ -566,11 +555,6 @@ def paced_phase(
 
 
 # --- soak ------------------------------------------------------------------------------------
-def current_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @dataclass
@@ -590,8 +574,7 @@ def run_soak(
     from pipeline.store_writer import GROUP_SUFFIX
 
     options.data_dir.mkdir(parents=True, exist_ok=True)
-    world = synthesize(min(options.active, options.enterprises), 7, seed=options.seed)
-    reference = padded_reference(world, options.enterprises, options.filings)
+    world, reference = load_world(options)
     samples: list[SoakSample] = []
     csv = options.data_dir / "soak.csv"
     csv.write_text("elapsed_s,worker_rss_mb,writer_rss_mb,lag_records,writer_lag,sent\n")
@@ -613,8 +596,8 @@ def run_soak(
                 workers = stack.live_workers()
                 sample = SoakSample(
                     round(time.monotonic() - began, 1),
-                    round(sum(current_rss_mb(w.process.pid) for w in workers), 1),
-                    round(current_rss_mb(stack.writer.process.pid), 1) if stack.writer else 0.0,
+                    round(sum(status_mb(w.process.pid, "VmRSS") for w in workers), 1),
+                    round(status_mb(stack.writer.process.pid, "VmRSS"), 1) if stack.writer else 0.0,
                     stack.lag(TRANSFER_LOGS.name) + stack.lag(EGRESS_FLOWS.name),
                     stack.lag(EVIDENCE_ROWS.name, stack.app_id + GROUP_SUFFIX),
                     load.sent,

@@ -71,6 +71,13 @@ def shifted_timeline(
         yield record
 
 
+def message_key(record: TransferLog | EgressFlow) -> tuple[str, str]:
+    """Topic and key a producer sends a record under: logs by enterprise, flows by probe."""
+    if isinstance(record, TransferLog):
+        return TRANSFER_LOGS.name, record.enterprise_id
+    return EGRESS_FLOWS.name, record.probe_id
+
+
 class LoadGenerator(threading.Thread):
     """Produces the world into the stack at `rate` records per second until stopped."""
 
@@ -117,17 +124,9 @@ class LoadGenerator(threading.Thread):
     def _send(self, batch: list[TransferLog | EgressFlow]) -> None:
         by_key: dict[tuple[str, str], list[bytes]] = defaultdict(list)
         for record in batch:
-            if isinstance(record, TransferLog):
-                by_key[(TRANSFER_LOGS.name, record.enterprise_id)].append(
-                    record.model_dump_json().encode()
-                )
-            else:
-                by_key[(EGRESS_FLOWS.name, record.probe_id)].append(
-                    record.model_dump_json().encode()
-                )
-            self.stats.records[
-                TRANSFER_LOGS.name if isinstance(record, TransferLog) else EGRESS_FLOWS.name
-            ] += 1
+            key = message_key(record)
+            by_key[key].append(record.model_dump_json().encode())
+            self.stats.records[key[0]] += 1
         messages: list[tuple[str, bytes | None, bytes | None, int | None]] = [
             (topic, key.encode(), b"[" + b",".join(values) + b"]", None)
             for (topic, key), values in by_key.items()

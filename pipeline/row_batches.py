@@ -25,7 +25,7 @@ def coalesce(values: Sequence[bytes], max_rows: int = MAX_MERGED_ROWS) -> list[b
     An unreadable message is passed through as it is, for the caller to report.
     """
     out: list[bytes] = []
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[str, list[tuple[dict[str, Any], bytes]]] = {}
     held: dict[str, int] = {}  # rows in each open group
     for value in values:
         try:
@@ -41,15 +41,16 @@ def coalesce(values: Sequence[bytes], max_rows: int = MAX_MERGED_ROWS) -> list[b
             out.append(_merge(table, group))
             group = groups[table] = []
             held[table] = 0
-        group.append(message)
+        group.append((message, value))
         held[table] = held.get(table, 0) + len(rows)
     out.extend(_merge(table, group) for table, group in groups.items())
     return out
 
 
-def _merge(table: str, messages: list[dict[str, Any]]) -> bytes:
-    if len(messages) == 1:
-        return orjson.dumps(messages[0])
+def _merge(table: str, group: list[tuple[dict[str, Any], bytes]]) -> bytes:
+    if len(group) == 1:
+        return group[0][1]  # alone: the message as it came, token and all
+    messages = [message for message, _ in group]
     tokens = "\n".join(str(m["token"]) for m in messages)
     rows = [row for m in messages for row in m["rows"]]
     produced = [p for m in messages for p in (m.get("produced_ms") or [0] * len(m["rows"]))]
