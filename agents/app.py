@@ -55,6 +55,10 @@ def create_app(settings: Settings, ctx: WorkerContext | None = None) -> XbmonApp
         datadir=str(settings.data_dir / "faust"),
     )
     app.fetch_max_wait_ms = kafka.fetch_max_wait_ms  # read by agents.transport
+    # Table writes queue in Faust's producer buffer; past `max_messages` (100) every stream
+    # waits for it to drain one acknowledged send at a time. A batch writes one state per
+    # enterprise it touched (hundreds under load): at 100 the buffer throttled every batch.
+    app.producer.buffer.max_messages = settings.producer_buffer_messages
     ctx = ctx or WorkerContext(settings)
     output = Output(app, ctx)
     register_reference_tables(app, ctx)

@@ -13,8 +13,8 @@ from datetime import datetime
 
 import orjson
 
+from pipeline.fast_decode import FlowFacts
 from pipeline.rules.engine import Engine
-from schemas.models import EgressFlow
 from schemas.types import format_datetime
 
 KIND_OBSERVED = "observed"
@@ -64,7 +64,7 @@ class EnterpriseFlows:
 
 
 def aggregate_flows(
-    engine: Engine, flows: list[tuple[EgressFlow, Source]]
+    engine: Engine, flows: list[tuple[FlowFacts, Source]]
 ) -> tuple[dict[str, EnterpriseFlows], Counter[str]]:
     """Attribute and fold flows; returns per-enterprise aggregates and outcome counts."""
     by_enterprise: dict[str, EnterpriseFlows] = {}

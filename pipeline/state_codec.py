@@ -11,7 +11,13 @@ from typing import Any
 
 import orjson
 
-from pipeline.rules.state import EnterpriseState, ScoringProfile, WindowAggregate, YearCounters
+from pipeline.rules.state import (
+    EnterpriseState,
+    ScoringProfile,
+    WindowAggregate,
+    WindowKey,
+    YearCounters,
+)
 from pipeline.stream_batch import partition_of
 from schemas.types import format_datetime
 
@@ -28,19 +34,7 @@ def encode_state(state: EnterpriseState) -> bytes:
         }
         for year, c in state.years.items()
     }
-    windows = sorted(
-        [
-            country,
-            format_datetime(start),
-            w.declared_bytes,
-            w.declared_logs,
-            sorted(w.declared_categories),
-            w.observed_bytes,
-            w.observed_flows,
-            sorted(w.observed_dlp),
-        ]
-        for (country, start), w in state.windows.items()
-    )
+    windows = [_window(key, state.windows[key]) for key in sorted(state.windows)]
     document = {
         "v": FORMAT_VERSION,
         "years": years,
@@ -52,6 +46,24 @@ def encode_state(state: EnterpriseState) -> bytes:
         "profile": _encode_profile(state.profile),
     }
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def _window(key: WindowKey, w: WindowAggregate) -> orjson.Fragment:
+    if w.encoded is None:
+        country, start = key
+        w.encoded = orjson.dumps(
+            [
+                country,
+                format_datetime(start),
+                w.declared_bytes,
+                w.declared_logs,
+                sorted(w.declared_categories),
+                w.observed_bytes,
+                w.observed_flows,
+                sorted(w.observed_dlp),
+            ]
+        )
+    return orjson.Fragment(w.encoded)
 
 
 def decode_state(data: bytes) -> EnterpriseState:

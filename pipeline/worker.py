@@ -15,6 +15,7 @@ import orjson
 
 from pipeline import metrics
 from pipeline.config import RulesConfig, default_rules_config, load_rules_config
+from pipeline.fast_decode import FlowFacts, facts_of, fast_flows
 from pipeline.flow_aggregates import EnterpriseFlows, aggregate_flows
 from pipeline.geo import GeoResolver
 from pipeline.reference_files import load_country_risk
@@ -40,7 +41,7 @@ from pipeline.topics import (
     REFERENCE_FILINGS,
     TRANSFER_LOGS,
 )
-from pipeline.wire import Rejected, decode_batch
+from pipeline.wire import MAX_RECORD_BYTES, Rejected, decode_batch
 from schemas.models import EgressFlow
 
 log = logging.getLogger(__name__)
@@ -136,11 +137,17 @@ class WorkerContext:
         self, messages: list[Message]
     ) -> tuple[dict[str, EnterpriseFlows], list[DeadLetter]]:
         """Decode, attribute and pre-aggregate a batch of probe flows."""
-        flows: list[tuple[EgressFlow, tuple[int, int]]] = []
+        flows: list[tuple[FlowFacts, tuple[int, int]]] = []
         dead: list[DeadLetter] = []
         for message in messages:
+            source = (message.partition, message.offset)
+            fast = fast_flows(message.value, MAX_RECORD_BYTES)
+            if fast is not None:
+                flows.extend((facts, source) for facts in fast)
+                metrics.EVENTS.labels(message.topic, "evaluated").inc(len(fast))
+                continue
             decoded = decode_batch(message.value, EgressFlow)
-            flows.extend((flow, (message.partition, message.offset)) for flow in decoded.records)
+            flows.extend((facts_of(flow), source) for flow in decoded.records)
             dead.extend(DeadLetter(r, message) for r in decoded.rejected)
             metrics.EVENTS.labels(message.topic, "evaluated").inc(len(decoded.records))
             metrics.EVENTS.labels(message.topic, "invalid").inc(len(decoded.rejected))

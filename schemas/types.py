@@ -34,7 +34,7 @@ HOME_COUNTRY = "CN"
 
 
 @lru_cache(maxsize=65536)  # a few thousand exporters send millions of records
-def _check_uscc(value: str) -> str:
+def check_uscc(value: str) -> str:
     if not _USCC_SHAPE.fullmatch(value):
         raise ValueError("USCC must be 18 upper-case letters or digits with no separators")
     try:
@@ -48,25 +48,25 @@ def _check_uscc(value: str) -> str:
     return value
 
 
-def _check_country(value: str) -> str:
+def check_country(value: str) -> str:
     if value not in _COUNTRIES:
         raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
     return value
 
 
-def _check_destination(value: str) -> str:
+def check_destination(value: str) -> str:
     if value == HOME_COUNTRY:
         raise ValueError("CN is never a destination of a cross-border transfer")
     return value
 
 
-def _check_category(value: str) -> str:
+def check_category(value: str) -> str:
     if not _CATEGORY_SHAPE.fullmatch(value):
         raise ValueError("category must be dotted segments of letters, digits, '_' or '-'")
     return value
 
 
-def _parse_datetime(value: Any) -> datetime:
+def parse_datetime(value: Any) -> datetime:
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -79,12 +79,13 @@ def _parse_datetime(value: Any) -> datetime:
     return value.astimezone(UTC)
 
 
+@lru_cache(maxsize=65536)  # window starts and event times are formatted again and again
 def format_datetime(value: datetime) -> str:
     """RFC 3339 in UTC with a `Z`, the one textual form xbmon emits."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def parse_ip(value: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if isinstance(value, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return value
     if not isinstance(value, str):
@@ -123,7 +124,7 @@ Uscc = Annotated[
             "description": "Unified Social Credit Code (GB 32100), check character verified",
         },
     ),
-    AfterValidator(_check_uscc),
+    AfterValidator(check_uscc),
 ]
 Country = Annotated[
     str,
@@ -133,11 +134,11 @@ Country = Annotated[
         max_length=2,
         json_schema_extra={"pattern": "^[A-Z]{2}$", "description": "ISO 3166-1 alpha-2"},
     ),
-    AfterValidator(_check_country),
+    AfterValidator(check_country),
 ]
 DestinationCountry = Annotated[
     Country,
-    AfterValidator(_check_destination),
+    AfterValidator(check_destination),
     Field(json_schema_extra={"not": {"const": HOME_COUNTRY}}),
 ]
 Category = Annotated[
@@ -151,14 +152,14 @@ Category = Annotated[
             "description": "dotted data category, e.g. pi.sensitive.health",
         },
     ),
-    AfterValidator(_check_category),
+    AfterValidator(check_category),
 ]
 Text = Annotated[str, Field(strict=True, max_length=1000)]
 Id = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
 Count = Annotated[int, Field(strict=True, ge=0)]
 UtcDatetime = Annotated[
     datetime,
-    BeforeValidator(_parse_datetime),
+    BeforeValidator(parse_datetime),
     PlainSerializer(format_datetime, return_type=str, when_used="json"),
     WithJsonSchema(
         {
@@ -170,7 +171,7 @@ UtcDatetime = Annotated[
 ]
 IpAddress = Annotated[
     ipaddress.IPv4Address | ipaddress.IPv6Address,
-    PlainValidator(_parse_ip),  # ours is complete: pydantic re-validating parsed it twice
+    PlainValidator(parse_ip),  # ours is complete: pydantic re-validating parsed it twice
     PlainSerializer(str, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
 ]

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from pipeline.config import RulesConfig
 from pipeline.rules.findings import EvaluatedFinding
@@ -27,6 +28,21 @@ CountryResolver = Callable[[Address], str | None]
 
 def _no_geoip(_: Address) -> str | None:
     return None
+
+
+class FlowFields(Protocol):
+    """What attribution reads of a flow: an `EgressFlow`, or the fast path's `FlowFacts`."""
+
+    @property
+    def enterprise_id(self) -> str | None: ...
+    @property
+    def src_ip(self) -> Address: ...
+    @property
+    def dst_ip(self) -> Address: ...
+    @property
+    def dst_country(self) -> str | None: ...
+    @property
+    def ts_start(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,7 @@ class Engine:
             state.window(key).declare(log.bytes, log.categories)
         return result
 
-    def attribute(self, flow: EgressFlow) -> AttributedFlow:
+    def attribute(self, flow: FlowFields) -> AttributedFlow:
         """Owner by `enterprise_id` or longest `egress_cidrs` prefix; country by GeoIP if absent."""
         enterprise_id = flow.enterprise_id or self.reference.attribute(flow.src_ip)
         if enterprise_id is None:

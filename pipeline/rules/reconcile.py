@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import lru_cache
 
 from pipeline.config import RulesConfig
 from pipeline.rules.categories import covered, matches_any
@@ -15,8 +16,16 @@ from schemas.types import format_datetime
 def undeclared(aggregate: WindowAggregate, config: RulesConfig) -> bool:
     """observed > ratio x declared + slack, in exact arithmetic (the boundary is no finding)."""
     rec = config.reconciliation
-    limit = Fraction(str(rec.tolerance_ratio)) * aggregate.declared_bytes + rec.tolerance_bytes
-    return aggregate.observed_bytes > limit
+    ratio = _exact(rec.tolerance_ratio)  # p/q; compared multiplied through by q > 0
+    q = ratio.denominator
+    observed, declared = aggregate.observed_bytes, aggregate.declared_bytes
+    return observed * q > ratio.numerator * declared + rec.tolerance_bytes * q
+
+
+@lru_cache(maxsize=64)
+def _exact(value: float) -> Fraction:
+    """The decimal the configuration wrote (1.1 is 11/10, not the binary float)."""
+    return Fraction(str(value))
 
 
 def undeclared_dlp(aggregate: WindowAggregate, config: RulesConfig) -> list[str]:

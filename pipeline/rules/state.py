@@ -42,16 +42,22 @@ class WindowAggregate:
     observed_bytes: int = 0
     observed_flows: int = 0
     observed_dlp: set[str] = field(default_factory=set)
+    # The state codec's encoding of this window, dropped on every change (not persisted): an
+    # enterprise's state is written after each batch that touches it, its open windows mostly
+    # unchanged.
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     def declare(self, nbytes: int, categories: list[str]) -> None:
         self.declared_bytes += nbytes
         self.declared_logs += 1
         self.declared_categories.update(categories)
+        self.encoded = None
 
     def observe(self, nbytes: int, flows: int, dlp_categories: Iterable[str]) -> None:
         self.observed_bytes += nbytes
         self.observed_flows += flows
         self.observed_dlp.update(dlp_categories)
+        self.encoded = None
 
     def as_evidence(self) -> dict[str, object]:
         return {

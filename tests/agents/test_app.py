@@ -37,3 +37,26 @@ def test_the_worker_consumer_fetches_with_our_wait_not_fausts_fixed_one() -> Non
         return thread._create_worker_consumer(built.app.transport)
 
     assert asyncio.run(created())._fetch_max_wait_ms == 42
+
+
+def test_table_writes_do_not_throttle_a_batch_at_fausts_100_messages() -> None:
+    built = create_app(Settings(producer_buffer_messages=1234))
+    assert built.app.producer.buffer.max_messages == 1234
+
+
+def test_the_worker_leaves_the_root_logger_at_its_level() -> None:
+    # Faust's spinner set the root logger to DEBUG: every aiokafka debug call built a record.
+    import logging
+
+    from agents.worker import Worker
+
+    root = logging.getLogger()
+    saved = root.level, list(root.handlers)
+    try:
+        worker = Worker(create_app(Settings()).app, loglevel="warning", quiet=True)
+        worker._setup_logging()
+        assert root.level == logging.WARNING
+        assert not logging.getLogger("aiokafka.producer").isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(saved[0])
+        root.handlers[:] = saved[1]
