@@ -96,7 +96,8 @@ class BenchResult:
     half_findings: Latency | None = None
     rss_mb: float = 0.0
     store_catch_up_s: float = 0.0  # after the backlogs, until the store writer had everything
-    store_rows_per_s: float = 0.0
+    store_rows_per_s: float = 0.0  # from row dicts, as the store writer inserts
+    store_columns_per_s: float = 0.0  # rows/s of the columnar insert alone
     matching_us: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -128,6 +129,7 @@ class BenchResult:
             "findings_p99_ms": self.half_findings.p99_ms if self.half_findings else None,
             "rss_mb": round(self.rss_mb, 1),
             "store_rows_per_s": round(self.store_rows_per_s),
+            "store_columns_rows_per_s": round(self.store_columns_per_s),
             "store_catch_up_s": round(self.store_catch_up_s, 1),
             "matching_us": self.matching_us,
         }
@@ -392,14 +394,17 @@ def read_trace(path: Path, since_ms: float, until_ms: float) -> dict[str, list[f
 
 
 # --- off-stream measurements ---------------------------------------------------------------
-def store_insert_rate(world: World, directory: Path, rows: int = 200_000) -> float:
-    """Transfer rows per second inserted into chDB in batches of 20k (the writer's shape)."""
+def store_insert_rate(world: World, directory: Path, rows: int = 200_000) -> tuple[float, float]:
+    """Transfer rows per second into chDB in batches of 20k (the writer's shape): from row
+    dicts as the store writer holds them, and the columnar insert alone (Arrow built)."""
     from datetime import UTC, datetime
 
     from pipeline.settings import Settings
     from pipeline.storage import open_store, transfer_row
+    from pipeline.storage.chdb_store import ChdbStore, arrow_table
 
     store = open_store(Settings(data_dir=directory))
+    assert isinstance(store, ChdbStore)
     store.ensure_schema()
     now = datetime.now(UTC)
     logs = timeline(world, TransferLog)
@@ -414,12 +419,18 @@ def store_insert_rate(world: World, directory: Path, rows: int = 200_000) -> flo
         )
         for i in range(rows)
     ]
+    chunks = [table[start : start + 20_000] for start in range(0, rows, 20_000)]
     try:
         began = time.perf_counter()
-        for start in range(0, rows, 20_000):
-            chunk = table[start : start + 20_000]
-            store.insert("transfers", chunk, dedup_token=f"bench-{start}")
-        return rows / (time.perf_counter() - began)
+        for index, chunk in enumerate(chunks):
+            store.insert("transfers", chunk, dedup_token=f"bench-{index}")
+        from_rows = rows / (time.perf_counter() - began)
+        columns = [arrow_table(chunk) for chunk in chunks]
+        began = time.perf_counter()
+        for index, arrow_rows in enumerate(columns):
+            assert arrow_rows is not None
+            store.insert_arrow("transfers", arrow_rows, f"bench-columns-{index}")
+        return from_rows, rows / (time.perf_counter() - began)
     finally:
         store.close()
 
@@ -509,10 +520,13 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
             result.rss_mb = max(status_mb(w.process.pid) for w in stack.live_workers())
         finally:
             offsets.close()
-    result.store_rows_per_s = store_insert_rate(
+    result.store_rows_per_s, result.store_columns_per_s = store_insert_rate(
         world, options.data_dir / "store-bench", options.store_rows
     )
-    report(f"store: {result.store_rows_per_s:,.0f} rows/s into chDB")
+    report(
+        f"store: {result.store_rows_per_s:,.0f} rows/s into chDB from row dicts, "
+        f"{result.store_columns_per_s:,.0f} rows/s of the columnar insert alone"
+    )
     result.matching_us = matching_cost(world, options.matching_filings)
     report(f"matching: {result.matching_us} µs per transfer log by filings in the reference")
     return result

@@ -32,6 +32,7 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
     )
     assert summary["p50_ms"] <= summary["p99_ms"] <= summary["max_ms"]
     assert summary["latency_samples"] > 0 and summary["store_rows_per_s"] > 0
+    assert summary["store_columns_rows_per_s"] > 0
     assert set(summary["matching_us"]) == {"300", "3000"}
     assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
 

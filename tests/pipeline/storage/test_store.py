@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from stdnum.cn import uscc
 
@@ -746,3 +747,57 @@ def test_bundle_canonical_json_is_what_is_stored() -> None:
     row = finding_row(original)
     assert row["bundle"].encode() == canonical_json(original.bundle)
     assert row["ts"] == "2024-03-31 23:59:59.123456"
+
+
+def _chdb_only(store: EvidenceStore) -> None:
+    if store.backend != "chdb":
+        pytest.skip("the columnar insert is chDB's")
+
+
+def test_chdb_inserts_json_rows_as_columns_with_the_same_result(
+    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _chdb_only(store)
+    payloads: list[str] = []
+    original = ChdbStore._insert_payload
+    monkeypatch.setattr(
+        ChdbStore,
+        "_insert_payload",
+        lambda self, table, payload, token: (
+            payloads.append(token) or original(self, table, payload, token)
+        ),
+    )
+    # As the store writer gets them: JSON values, decoded from the evidence.rows topic.
+    rows = orjson.loads(orjson.dumps([finding_row(f) for f in sample_findings()]))
+    store.insert("findings", rows, dedup_token="findings:0:1-4")
+    store.insert("findings", rows, dedup_token="findings:0:1-4")  # redelivered: stored once
+    assert payloads == []  # no JSONEachRow: the Arrow path took both
+    assert count(store, "findings") == len(rows)
+    stored = store.query("SELECT bundle, evidence_hash FROM {database:Identifier}.findings")
+    for row in stored:  # the evidence bytes arrive unchanged
+        assert hashlib.sha256(row["bundle"].encode()).hexdigest() == row["evidence_hash"]
+    assert [f.finding for f in fetch_evaluated_findings(store)] == sorted(
+        (f.finding for f in sample_findings()), key=lambda f: (f.ts, f.finding_id)
+    )
+
+
+def test_chdb_falls_back_to_json_rows_when_columns_are_not_plain(
+    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _chdb_only(store)
+    payloads: list[str] = []
+    original = ChdbStore._insert_payload
+    monkeypatch.setattr(
+        ChdbStore,
+        "_insert_payload",
+        lambda self, table, payload, token: (
+            payloads.append(token) or original(self, table, payload, token)
+        ),
+    )
+    good = orjson.loads(orjson.dumps(finding_row(evaluated(1))))
+    mixed = {**orjson.loads(orjson.dumps(finding_row(evaluated(2)))), "severity": 3}
+    store.insert("findings", [good, mixed], dedup_token="mixed")  # str and int in one column
+    assert payloads == ["mixed"]
+    with pytest.raises(StoreError):  # not spliced into SQL: JSONEachRow refuses the key
+        store.insert("findings", [{**good, "x`) SELECT 1 --": 1}], dedup_token="evil")
+    assert payloads == ["mixed", "evil"]
