@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 
@@ -11,6 +12,7 @@ def calendar_year(ts: datetime, zone: ZoneInfo) -> int:
     return ts.astimezone(zone).year
 
 
+@lru_cache(maxsize=65536)  # asked per transfer for every filing held (its validity end)
 def add_calendar_years(ts: datetime, years: int, zone: ZoneInfo) -> datetime:
     """`ts` plus whole calendar years in `zone`; 29 February becomes 28 February."""
     local = ts.astimezone(zone)
