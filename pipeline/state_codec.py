@@ -34,7 +34,7 @@ def encode_state(state: EnterpriseState) -> bytes:
         }
         for year, c in state.years.items()
     }
-    windows = [_window(key, state.windows[key]) for key in sorted(state.windows)]
+    windows = [_window(key, w) for key, w in state.ordered_windows()]
     document = {
         "v": FORMAT_VERSION,
         "years": years,
@@ -45,7 +45,8 @@ def encode_state(state: EnterpriseState) -> bytes:
         "offsets": state.applied_offsets,
         "profile": _encode_profile(state.profile),
     }
-    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+    # OPT_UTC_Z: a UTC datetime comes out as `format_datetime` writes it (…Z).
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z)
 
 
 def _window(key: WindowKey, w: WindowAggregate) -> orjson.Fragment:
@@ -106,7 +107,7 @@ def _encode_profile(p: ScoringProfile) -> dict[str, Any]:
         "declared": p.declared_bytes,
         "observed": p.observed_bytes,
         "since": format_datetime(p.monitored_since) if p.monitored_since else None,
-        "findings": [[i, r, s, format_datetime(ts)] for i, r, s, ts in p.findings],
+        "findings": p.findings,  # (id, rule, severity, UTC ts): orjson writes them as is
         "score": p.score,
         "resolved": sorted(p.resolved),
         "alerts": p.alerts,

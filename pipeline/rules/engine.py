@@ -174,7 +174,7 @@ class Engine:
             state.earliest_window = None  # recomputed when next asked
         closed: list[ClosedWindow] = []
         for enterprise_id, country, start in sorted(due):
-            aggregate = self.states[enterprise_id].windows.pop((country, start))
+            aggregate = self.states[enterprise_id].close_window((country, start))
             findings = evaluate_window(enterprise_id, country, start, aggregate, self.config)
             closed.append(ClosedWindow(enterprise_id, country, start, aggregate, findings))
         return closed

@@ -115,14 +115,30 @@ class EnterpriseState:
     # Start of the earliest open window, None when unknown (not persisted): lets the engine
     # skip an enterprise without a due window without looking at each of its windows.
     earliest_window: datetime | None = field(default=None, compare=False, repr=False)
+    # The open windows' keys in order, None when unknown (not persisted): the state is
+    # encoded after every batch, its windows opened and closed far less often.
+    window_order: list[tuple[WindowKey, WindowAggregate]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
     def window(self, key: WindowKey) -> WindowAggregate:
         found = self.windows.get(key)
         if found is None:
             found = self.windows[key] = WindowAggregate()
+            self.window_order = None
             if self.earliest_window is not None and key[1] < self.earliest_window:
                 self.earliest_window = key[1]
         return found
+
+    def close_window(self, key: WindowKey) -> WindowAggregate:
+        self.window_order = None
+        return self.windows.pop(key)
+
+    def ordered_windows(self) -> list[tuple[WindowKey, WindowAggregate]]:
+        """The open windows by country and start (cached until one opens or closes)."""
+        if self.window_order is None:
+            self.window_order = sorted(self.windows.items(), key=lambda item: item[0])
+        return self.window_order
 
     def earliest(self) -> datetime | None:
         """Start of the earliest open window (None: no window open)."""
