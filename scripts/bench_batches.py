@@ -1,32 +1,89 @@
 """Off-stream cost of the worker's batch path (no broker, no Faust): records per second.
 
-Decodes and processes a synthesised world through `WorkerContext` exactly as the agents do,
-in batches of 5 messages of 100 records. Used for the optimisation history in the README:
-run it at two commits in the same session to compare (`PYTHONPATH=<tree> python
-scripts/bench_batches.py`).
+Runs the bench's world through `WorkerContext` as the agents do, in batches of 200
+messages of 100 records: decoding alone, then the whole worker path (flows attributed and
+aggregated, the aggregates reconciled and their windows closed, transfer logs evaluated and
+scored, evidence rows encoded for the store writer, every touched state encoded). Used for
+the optimisation history in the README: run it at two commits in the same session to
+compare (`PYTHONPATH=<tree> python scripts/bench_batches.py`).
 """
 
 from __future__ import annotations
 
+import gc
 import time
+from datetime import UTC, datetime
+from pathlib import Path
+from tempfile import mkdtemp
 
+from pipeline.bench import BenchOptions, batched, load_world, timeline
+from pipeline.evidence_rows import batch_token, output_rows, produced_ms, table_token
 from pipeline.settings import Settings
+from pipeline.state_codec import encode_state
+from pipeline.store_writer import row_messages
 from pipeline.stream_batch import Message
-from pipeline.synth import synthesize
-from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
-from pipeline.wire import decode_batch, encode_batch
+from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
+from pipeline.wire import decode_batch
 from pipeline.worker import WorkerContext
 from schemas.models import EgressFlow, TransferLog
 
 PER_MESSAGE = 100
-PER_BATCH = 5
+PER_BATCH = 200
+FLOWS = 200_000
+LOGS = 100_000
 
 
-def messages(records: list, topic: str) -> list[Message]:  # type: ignore[type-arg]
-    return [
-        Message(topic, 0, i // PER_MESSAGE, None, encode_batch(records[i : i + PER_MESSAGE]), 0)
-        for i in range(0, len(records), PER_MESSAGE)
-    ]
+def tune_gc() -> None:
+    """What the worker process does at start (a no-op on commits from before it did)."""
+    try:
+        from agents.worker import tune_gc as worker_tune_gc
+    except ImportError:
+        return
+    worker_tune_gc(Settings().gc_threshold)
+
+
+def messages(topic: str, model: type[EgressFlow] | type[TransferLog], count: int) -> list[Message]:
+    world, _ = load_world(BenchOptions(data_dir=Path(mkdtemp())))
+    produced = batched(timeline(world, model), count, PER_MESSAGE)
+    return [Message(topic, 0, i, key, value, 1) for i, (_, key, value) in enumerate(produced)]
+
+
+def context() -> WorkerContext:
+    world, _ = load_world(BenchOptions(data_dir=Path(mkdtemp())))
+    ctx = WorkerContext(
+        Settings(store_enabled=True), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    for enterprise in world.enterprises:
+        ctx.reference.upsert_enterprise(enterprise)
+    for filing in world.filings:
+        ctx.reference.upsert_filing(filing)
+    for entry in world.negative_list:
+        ctx.reference.upsert_entry(entry)
+    return ctx
+
+
+def worker_path(ctx: WorkerContext, batch: list[Message], aggregates_from: int) -> int:
+    """One batch as the agents handle it; returns the next aggregate offset."""
+    if batch[0].topic == EGRESS_FLOWS.name:
+        by_enterprise, _ = ctx.process_flows(batch)
+        batch = []
+        for enterprise_id, share in sorted(by_enterprise.items()):
+            value = share.encode()
+            batch.append(
+                Message(FLOW_AGGREGATES.name, 0, aggregates_from, enterprise_id.encode(), value, 1)
+            )
+            aggregates_from += 1
+    out = ctx.process_transfers(batch)
+    token, produced = batch_token(batch), produced_ms(out)
+    for table, rows in output_rows(out, ctx.clock()).items():
+        for _ in row_messages(table, rows, table_token(table, token, rows), produced.get(table)):
+            pass
+    for enterprise_id in out.touched:
+        state = ctx.engine.states.get(enterprise_id)
+        if state is not None:
+            state.archive_seen(Settings().seen_chunk_ids)
+            encode_state(state)
+    return aggregates_from
 
 
 def rate(count: int, began: float) -> str:
@@ -34,34 +91,38 @@ def rate(count: int, began: float) -> str:
 
 
 def main() -> None:
-    world = synthesize(200, 7, seed=1)
-    ctx = WorkerContext(Settings(store_enabled=False))
-    for enterprise in world.enterprises:
-        ctx.reference.upsert_enterprise(enterprise)
-    for filing in world.filings:
-        ctx.reference.upsert_filing(filing)
-    for entry in world.negative_list:
-        ctx.reference.upsert_entry(entry)
-    flows = messages(sorted(world.flows, key=lambda f: f.ts_start), EGRESS_FLOWS.name)
-    logs = messages(sorted(world.logs, key=lambda log: log.ts), TRANSFER_LOGS.name)
-    print(f"world: {len(world.logs)} logs, {len(world.flows)} flows")
-
-    began = time.perf_counter()
-    for message in flows:
-        decode_batch(message.value, EgressFlow)
-    print("decode flows     ", rate(len(world.flows), began))
-    began = time.perf_counter()
-    for message in logs:
-        decode_batch(message.value, TransferLog)
-    print("decode logs      ", rate(len(world.logs), began))
-    began = time.perf_counter()
-    for i in range(0, len(flows), PER_BATCH):
-        ctx.process_flows(flows[i : i + PER_BATCH])
-    print("process flows    ", rate(len(world.flows), began))
-    began = time.perf_counter()
-    for i in range(0, len(logs), PER_BATCH):
-        ctx.process_transfers(logs[i : i + PER_BATCH])
-    print("process transfers", rate(len(world.logs), began))
+    flows = messages(EGRESS_FLOWS.name, EgressFlow, FLOWS)
+    logs = messages(TRANSFER_LOGS.name, TransferLog, LOGS)
+    tune_gc()
+    for name, batch_of, model, count in (
+        ("decode flows     ", flows, EgressFlow, FLOWS),
+        ("decode logs      ", logs, TransferLog, LOGS),
+    ):
+        began = time.perf_counter()
+        for message in batch_of:
+            decode_batch(message.value, model)
+        print(name, rate(count, began))
+    try:
+        from pipeline.fast_decode import fast_flows
+        from pipeline.wire import MAX_RECORD_BYTES
+    except ImportError:  # a commit from before the fast path
+        pass
+    else:
+        began = time.perf_counter()
+        for message in flows:
+            fast_flows(message.value, MAX_RECORD_BYTES)
+        print("decode flows fast", rate(FLOWS, began))
+    for name, batch_of, count in (
+        ("worker path flows", flows, FLOWS),
+        ("worker path logs ", logs, LOGS),
+    ):
+        ctx = context()
+        gc.collect()
+        began = time.perf_counter()
+        offset = 0
+        for start in range(0, len(batch_of), PER_BATCH):
+            offset = worker_path(ctx, batch_of[start : start + PER_BATCH], offset)
+        print(name, rate(count, began))
 
 
 if __name__ == "__main__":
