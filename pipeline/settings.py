@@ -146,8 +146,9 @@ class Settings(BaseSettings):
     # and allocates fast; at the default, collections cost a third of a flow batch. Our data
     # has few reference cycles, so refcounting frees nearly everything anyway.
     gc_threshold: int = Field(50_000, ge=100)
-    # Table writes Faust may hold unsent before streams wait for them (see agents.app).
-    producer_buffer_messages: int = Field(5_000, ge=1)
+    # Table writes Faust may hold unsent before streams wait for them (see agents.app). A
+    # state is 20-100 KB under load: the bound is also one on memory.
+    producer_buffer_messages: int = Field(1_000, ge=1)
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
     gateway: GatewaySettings = GatewaySettings()
