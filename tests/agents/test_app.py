@@ -60,3 +60,18 @@ def test_the_worker_leaves_the_root_logger_at_its_level() -> None:
     finally:
         root.setLevel(saved[0])
         root.handlers[:] = saved[1]
+
+
+def test_the_worker_collects_its_young_generation_less_often() -> None:
+    import gc
+
+    from agents.worker import tune_gc
+
+    saved = gc.get_threshold()
+    try:
+        tune_gc(Settings(gc_threshold=1234).gc_threshold)
+        assert gc.get_threshold()[0] == 1234
+        assert gc.get_freeze_count() > 0  # what existed at start-up is out of every collection
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*saved)

@@ -111,3 +111,23 @@ def test_chunk_keys_land_in_their_enterprise_partition_and_are_stable() -> None:
         owner = partition_of(enterprise, partitions)
         assert {partition_of(k.decode(), partitions) for k in keys} == {owner}
         assert keys == [seen_chunk_key(enterprise, i, partitions) for i in range(20)]
+
+
+def test_cached_window_encodings_follow_every_change() -> None:
+    # The codec caches each window's bytes and the windows' order: a stale cache would
+    # persist a state that recovery then restores wrong.
+    state = sample_state()
+    first = decode_state(encode_state(state))
+    de = ("DE", datetime(2025, 3, 3, 2, tzinfo=UTC))
+    state.window(de).observe(5, 1, ["pi.health"])
+    at = ("AT", datetime(2025, 3, 3, 9, tzinfo=UTC))  # sorts before every open window
+    state.window(at).declare(7, ["pi.general"])
+    again = decode_state(encode_state(state))
+    assert again.windows[de].observed_bytes == first.windows[de].observed_bytes + 5
+    assert "pi.health" in again.windows[de].observed_dlp
+    assert next(iter(again.windows)) == at and again.windows[at].declared_bytes == 7
+    state.close_window(de)
+    closed = decode_state(encode_state(state))
+    assert de not in closed.windows and at in closed.windows
+    assert encode_state(closed) == encode_state(state)  # same bytes as a state never cached
+    assert closed == state

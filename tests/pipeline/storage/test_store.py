@@ -749,24 +749,26 @@ def test_bundle_canonical_json_is_what_is_stored() -> None:
     assert row["ts"] == "2024-03-31 23:59:59.123456"
 
 
-def _chdb_only(store: EvidenceStore) -> None:
+@pytest.fixture
+def json_inserts(store: EvidenceStore, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Tokens of the chDB inserts that went as JSONEachRow (the columnar path is chDB's)."""
     if store.backend != "chdb":
         pytest.skip("the columnar insert is chDB's")
+    tokens: list[str] = []
+    original = ChdbStore._insert_payload
+
+    def spy(self: ChdbStore, table: str, payload: bytes, token: str) -> None:
+        tokens.append(token)
+        original(self, table, payload, token)
+
+    monkeypatch.setattr(ChdbStore, "_insert_payload", spy)
+    return tokens
 
 
 def test_chdb_inserts_json_rows_as_columns_with_the_same_result(
-    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+    store: EvidenceStore, json_inserts: list[str]
 ) -> None:
-    _chdb_only(store)
-    payloads: list[str] = []
-    original = ChdbStore._insert_payload
-    monkeypatch.setattr(
-        ChdbStore,
-        "_insert_payload",
-        lambda self, table, payload, token: (
-            payloads.append(token) or original(self, table, payload, token)
-        ),
-    )
+    payloads = json_inserts
     # As the store writer gets them: JSON values, decoded from the evidence.rows topic.
     rows = orjson.loads(orjson.dumps([finding_row(f) for f in sample_findings()]))
     store.insert("findings", rows, dedup_token="findings:0:1-4")
@@ -782,18 +784,9 @@ def test_chdb_inserts_json_rows_as_columns_with_the_same_result(
 
 
 def test_chdb_falls_back_to_json_rows_when_columns_are_not_plain(
-    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+    store: EvidenceStore, json_inserts: list[str]
 ) -> None:
-    _chdb_only(store)
-    payloads: list[str] = []
-    original = ChdbStore._insert_payload
-    monkeypatch.setattr(
-        ChdbStore,
-        "_insert_payload",
-        lambda self, table, payload, token: (
-            payloads.append(token) or original(self, table, payload, token)
-        ),
-    )
+    payloads = json_inserts
     good = orjson.loads(orjson.dumps(finding_row(evaluated(1))))
     mixed = {**orjson.loads(orjson.dumps(finding_row(evaluated(2)))), "severity": 3}
     store.insert("findings", [good, mixed], dedup_token="mixed")  # str and int in one column
