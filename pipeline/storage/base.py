@@ -4,7 +4,9 @@ One small interface (`ensure_schema`, `insert`, `query`, `close`) with two backe
 in-process (`chdb_store`) and a ClickHouse server through clickhouse-connect
 (`server_store`). Both run the same DDL (`schemas/clickhouse/*.sql`), the same reads
 (`pipeline/storage/queries/*.sql`) and the same insert bytes (JSONEachRow); a backend only
-supplies three primitives: execute a statement, select rows, insert a payload.
+supplies three primitives: execute a statement, select rows, insert a payload. chDB also
+inserts a chunk of plain JSON values as Arrow columns (`ChdbStore.insert_arrow`), with the
+same deduplication token.
 
 Exactly once in storage, from at-least-once delivery (NOTES.md "ClickHouse: exactly once"):
 1. every insert carries an `insert_deduplication_token` and the tables keep a block
