@@ -60,6 +60,7 @@ class BenchOptions:
     store_rows: int = 200_000  # rows of the chDB insert measurement
     matching_filings: tuple[int, ...] = (1_000, 100_000)  # reference sizes of the matching cost
     linger_s: float = 0.5  # paced load: a key's records wait at most this long for a message
+    latency_rates: tuple[float, ...] = ()  # records/s of extra paced phases at fixed rates
 
 
 @dataclass
@@ -100,6 +101,7 @@ class BenchResult:
     store_rows_per_s: float = 0.0  # from row dicts, as the store writer inserts
     store_columns_per_s: float = 0.0  # rows/s of the columnar insert alone
     matching_us: dict[str, float] = field(default_factory=dict)
+    latency_at: dict[str, Latency] = field(default_factory=dict)  # by fixed rate, records/s
 
     @property
     def baseline_rps(self) -> float:
@@ -133,6 +135,10 @@ class BenchResult:
             "store_columns_rows_per_s": round(self.store_columns_per_s),
             "store_catch_up_s": round(self.store_catch_up_s, 1),
             "matching_us": self.matching_us,
+            "latency_at": {
+                rate: {"p50_ms": at.p50_ms, "p99_ms": at.p99_ms, "max_ms": at.max_ms}
+                for rate, at in self.latency_at.items()
+            },
         }
 
 
@@ -528,6 +534,14 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                     result.half, result.half_findings = latency, findings
                 else:
                     result.full = latency
+            for fixed in options.latency_rates:  # where p99 meets a bound, read off the curve
+                latency, _ = paced_phase(stack, records, fixed, options, trace)
+                caught_up(stack, 900)
+                result.latency_at[f"{fixed:g}"] = latency
+                report(
+                    f"{fixed:,.0f} records/s: p50 {latency.p50_ms:.0f} ms, p99 "
+                    f"{latency.p99_ms:.0f} ms, max {latency.max_ms:.0f} ms over {latency.count}"
+                )
             result.rss_mb = max(status_mb(w.process.pid) for w in stack.live_workers())
         finally:
             offsets.close()

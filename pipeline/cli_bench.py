@@ -44,6 +44,10 @@ def bench(
     matching_filings: Annotated[
         str, typer.Option(help="Reference sizes (filings) of the matching-cost measurement.")
     ] = "1000,100000",
+    latency_at: Annotated[
+        str,
+        typer.Option(help="Also measure latency at these records/s, e.g. 1000,2000,4000."),
+    ] = "",
 ) -> None:
     """Measure the real worker against a bare consumer; last stdout line: JSON figures."""
     import shutil
@@ -68,6 +72,7 @@ def bench(
         store_rows=store_rows,
         linger_s=linger,
         matching_filings=tuple(int(n) for n in matching_filings.split(",")),
+        latency_rates=tuple(float(r) for r in latency_at.split(",") if r.strip()),
     )
     report = lambda line: err.print(f"[dim]bench[/dim] {line}")  # noqa: E731
     if soak is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.evidence_log.leaves import StoredFinding
@@ -14,6 +14,7 @@ from pipeline.storage import EvidenceStore, StoreError
 from pipeline.storage.sql import format_datetime_utc, load_query
 
 _NO_LIMIT = 2**64 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -73,9 +74,11 @@ def fetch_latest_head(store: EvidenceStore) -> TreeHead | None:
     return _head(rows[0]) if rows else None
 
 
-def fetch_unsealed(store: EvidenceStore, limit: int | None = None) -> list[StoredFinding]:
-    """Stored findings that are not leaves yet, in append order."""
-    parameters = {"limit": _NO_LIMIT if limit is None else limit}
+def fetch_unsealed(
+    store: EvidenceStore, limit: int | None = None, since: datetime | None = None
+) -> list[StoredFinding]:
+    """Stored findings that are not leaves yet, in append order; `since`: inserted from then."""
+    parameters = {"limit": _NO_LIMIT if limit is None else limit, "since": since or _EPOCH}
     rows = store.query(load_query("evidence_unsealed"), parameters)
     return [StoredFinding.from_row(r) for r in rows]
 

@@ -23,7 +23,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -75,8 +75,13 @@ def seal(
     origin: str,
     now: datetime,
     limit: int | None = None,
+    since: datetime | None = None,
 ) -> SealResult:
-    """Append every unsealed finding (at most `limit`) and sign the new tree head."""
+    """Append every unsealed finding (at most `limit`) and sign the new tree head.
+
+    `since`: look only at findings inserted from then (the periodic sealer's bound; None
+    scans every stored finding).
+    """
     previous = fetch_latest_head(store)
     frontier = _trusted_frontier(previous, key)
     pending = fetch_leaves(store, first=frontier.size)  # from a seal that died before its head
@@ -84,7 +89,7 @@ def seal(
     timestamp = now.astimezone(UTC).replace(microsecond=now.microsecond // 1000 * 1000)
     skipped: list[str] = []
     new: list[Leaf] = []
-    for stored in fetch_unsealed(store, limit):
+    for stored in fetch_unsealed(store, limit, since):
         problem = stored.bundle_problem()
         if problem is not None:  # altered between insert and seal: never sign it
             log.error("not sealed: %s", problem)
@@ -181,26 +186,50 @@ def _seal_periodically(settings: Settings, main: threading.Thread) -> None:
         return
     try:
         due = time.monotonic() + settings.evidence.seal_interval_s
+        since: datetime | None = None  # the first seal looks at every stored finding
         while main.is_alive():
             time.sleep(_POLL_S)
             if time.monotonic() >= due:
-                _seal_logged(store, key, settings)
+                started = datetime.now(UTC)
+                appended = _seal_logged(store, key, settings, since)
+                since = next_since(since, appended, started, settings)
                 due = time.monotonic() + settings.evidence.seal_interval_s
-        while _seal_logged(store, key, settings) >= settings.evidence.seal_max_leaves:
+        while (_seal_logged(store, key, settings) or 0) >= settings.evidence.seal_max_leaves:
             pass  # the writer has stopped: seal the whole backlog
     finally:
         store.close()
 
 
-def _seal_logged(store: EvidenceStore, key: Ed25519PrivateKey, settings: Settings) -> int:
-    """One seal of at most `seal_max_leaves` findings; how many were appended (0 on failure)."""
+def next_since(
+    since: datetime | None, appended: int | None, started: datetime, settings: Settings
+) -> datetime | None:
+    """Where the next periodic seal starts looking, after one that `appended` (None: failed).
+
+    A seal that ran in full saw every finding stored before it started; the next looks back
+    `seal_lookback_s` from then (clock skew, inserts in flight). A seal cut at
+    `seal_max_leaves` left older findings behind, and a failed one may have: scan them all.
+    """
+    if appended is None:
+        return since
+    if appended >= settings.evidence.seal_max_leaves:
+        return None
+    return started - timedelta(seconds=settings.evidence.seal_lookback_s)
+
+
+def _seal_logged(
+    store: EvidenceStore,
+    key: Ed25519PrivateKey,
+    settings: Settings,
+    since: datetime | None = None,
+) -> int | None:
+    """One seal of at most `seal_max_leaves` findings; how many were appended (None: failed)."""
     limit = settings.evidence.seal_max_leaves
     try:
-        result = seal(store, key, settings.evidence.origin, datetime.now(UTC), limit)
+        result = seal(store, key, settings.evidence.origin, datetime.now(UTC), limit, since)
     except Exception:  # the thread must outlive a failed seal; the next one retries
         log.exception("sealing the evidence log failed")
         metrics.EVIDENCE_SEALS.labels("failed").inc()
-        return 0
+        return None
     metrics.EVIDENCE_SEALS.labels("sealed" if result.head else "idle").inc()
     if result.head is not None:
         log.info(

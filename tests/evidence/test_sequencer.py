@@ -21,7 +21,7 @@ from pipeline.evidence_log.log_store import (
     fetch_stored_findings,
     insert_leaves,
 )
-from pipeline.evidence_log.sequencer import SealError, seal
+from pipeline.evidence_log.sequencer import SealError, next_since, seal
 from pipeline.evidence_log.signing import (
     PUBLIC_KEY_FILE,
     SigningKeyError,
@@ -237,3 +237,33 @@ def test_the_store_writers_sealer_seals_periodically_and_once_more_at_exit(
     sizes = [head.tree_size for head in fetch_heads(store)]
     assert leaf_count(store) == 9 and sizes[-1] == 9
     assert all(b - a <= 2 for a, b in pairwise(sizes))
+
+
+def test_a_bounded_seal_reads_recent_findings_and_never_reseals_a_redelivered_one(
+    store: EvidenceStore, key: Ed25519PrivateKey, engine_findings: list[EvaluatedFinding]
+) -> None:
+    old, recent = engine_findings[:10], engine_findings[10:20]
+    day_before = T1 - timedelta(days=1)
+    store.insert("findings", [finding_row(f, inserted_at=day_before) for f in old], "old")
+    assert seal(store, key, ORIGIN, T1).appended == 10  # unbounded: the whole store
+    store.insert("findings", [finding_row(f, inserted_at=T1) for f in recent], "recent")
+    # Redelivered: the same findings again, inserted now; they stay sealed once.
+    store.insert("findings", [finding_row(f, inserted_at=T1) for f in old], "redelivered")
+    since = T1 - timedelta(hours=1)
+    assert seal(store, key, ORIGIN, T1 + timedelta(seconds=5), since=since).appended == 10
+    assert leaf_count(store) == 20
+    # Stored before the bound and not sealed: only an unbounded seal sees it.
+    late = engine_findings[20:21]
+    store.insert("findings", [finding_row(f, inserted_at=day_before) for f in late], "late")
+    assert seal(store, key, ORIGIN, T1 + timedelta(seconds=10), since=since).head is None
+    assert seal(store, key, ORIGIN, T1 + timedelta(seconds=15)).appended == 1
+
+
+def test_the_periodic_sealer_bounds_its_next_scan_only_after_a_complete_seal() -> None:
+    settings = Settings(evidence={"seal_max_leaves": 100, "seal_lookback_s": 60})  # type: ignore[arg-type]
+    earlier = T1 - timedelta(minutes=5)
+    assert next_since(None, 3, T1, settings) == T1 - timedelta(seconds=60)
+    assert next_since(earlier, 0, T1, settings) == T1 - timedelta(seconds=60)
+    assert next_since(earlier, 100, T1, settings) is None  # cut at the limit: older ones wait
+    assert next_since(earlier, None, T1, settings) == earlier  # failed: do not move on
+    assert next_since(None, None, T1, settings) is None

@@ -19,7 +19,8 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
             sys.executable, "-m", "pipeline.cli", "bench",
             "--duration", "3", "--flows", "4000", "--logs", "3000",
             "--records-per-message", "50", "--store-rows", "5000",
-            "--matching-filings", "300,3000", "--data-dir", str(tmp_path / "bench"),
+            "--matching-filings", "300,3000", "--latency-at", "500",
+            "--data-dir", str(tmp_path / "bench"),
         ],
         capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
@@ -34,6 +35,8 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
     assert summary["latency_samples"] > 0 and summary["store_rows_per_s"] > 0
     assert summary["store_columns_rows_per_s"] > 0
     assert set(summary["matching_us"]) == {"300", "3000"}
+    at = summary["latency_at"]["500"]
+    assert 0 < at["p50_ms"] <= at["p99_ms"] <= at["max_ms"]
     assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
 
 

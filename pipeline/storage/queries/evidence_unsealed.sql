@@ -1,5 +1,9 @@
 -- Stored findings (one row per finding_id, with the bundle) that are not yet a leaf of the
--- evidence log, in the order the sequencer appends them.
+-- evidence log, in the order the sequencer appends them. `since` bounds the scan to rows
+-- inserted since then (the periodic sealer's look-back; the epoch for a full scan). The
+-- leaves are never bounded: a finding redelivered long after it was sealed stays sealed.
+-- No FINAL: `LIMIT 1 BY finding_id` keeps the newest row already, and without FINAL the
+-- filters run before the bundles are read (FINAL read every stored bundle each seal).
 SELECT
     finding_id, rule_id, severity, enterprise_id, transfer_id, ts, required_path, filing_ids,
     explanation, explanation_zh, evidence_hash, bundle
@@ -8,8 +12,9 @@ FROM
     SELECT
         finding_id, rule_id, severity, enterprise_id, transfer_id, ts, required_path,
         filing_ids, explanation, explanation_zh, evidence_hash, bundle, inserted_at
-    FROM {database:Identifier}.findings FINAL
-    WHERE finding_id NOT IN (SELECT finding_id FROM {database:Identifier}.evidence_leaves)
+    FROM {database:Identifier}.findings
+    WHERE inserted_at >= {since:DateTime64(3, 'UTC')}
+      AND finding_id NOT IN (SELECT finding_id FROM {database:Identifier}.evidence_leaves)
     ORDER BY finding_id, inserted_at DESC
     LIMIT 1 BY finding_id
 )

@@ -754,6 +754,7 @@ def json_inserts(store: EvidenceStore, monkeypatch: pytest.MonkeyPatch) -> list[
     """Tokens of the chDB inserts that went as JSONEachRow (the columnar path is chDB's)."""
     if store.backend != "chdb":
         pytest.skip("the columnar insert is chDB's")
+    monkeypatch.setattr(ChdbStore, "arrow_min_rows", 2)  # the samples are a few rows
     tokens: list[str] = []
     original = ChdbStore._insert_payload
 
@@ -794,3 +795,20 @@ def test_chdb_falls_back_to_json_rows_when_columns_are_not_plain(
     with pytest.raises(StoreError):  # not spliced into SQL: JSONEachRow refuses the key
         store.insert("findings", [{**good, "x`) SELECT 1 --": 1}], dedup_token="evil")
     assert payloads == ["mixed", "evil"]
+
+
+def test_chdb_inserts_a_small_chunk_as_json_rows(
+    store: EvidenceStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if store.backend != "chdb":
+        pytest.skip("the columnar insert is chDB's")
+    calls: list[str] = []
+    monkeypatch.setattr(
+        ChdbStore, "insert_arrow", lambda self, table, rows, token: calls.append(token)
+    )
+    rows = orjson.loads(orjson.dumps([finding_row(f) for f in sample_findings()]))
+    store.insert("findings", rows, dedup_token="small")
+    assert len(rows) < ChdbStore.arrow_min_rows and calls == []
+    assert count(store, "findings") == len(rows)  # stored, as JSONEachRow
+    store.insert("findings", rows * ChdbStore.arrow_min_rows, dedup_token="large")
+    assert calls == ["large"]
