@@ -11,7 +11,6 @@ letters stay the only ones there are.
 from __future__ import annotations
 
 from datetime import datetime
-from functools import lru_cache
 from typing import NamedTuple
 
 import msgspec
@@ -71,7 +70,7 @@ def _checked(record: FlowRecord) -> FlowFacts:
     if record.dst_country is not None:
         check_country(record.dst_country)
     for category in record.dlp_categories:
-        _category(category)
+        check_category(category)
     return FlowFacts(
         record.enterprise_id,
         parse_ip(record.src_ip),
@@ -82,8 +81,3 @@ def _checked(record: FlowRecord) -> FlowFacts:
         record.bytes_out,
         record.dlp_categories,
     )
-
-
-@lru_cache(maxsize=4096)  # a handful of DLP categories repeat in every batch
-def _category(value: str) -> str:
-    return check_category(value)

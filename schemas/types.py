@@ -60,6 +60,7 @@ def check_destination(value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=65536)  # a few hundred categories recur in every batch
 def check_category(value: str) -> str:
     if not _CATEGORY_SHAPE.fullmatch(value):
         raise ValueError("category must be dotted segments of letters, digits, '_' or '-'")
