@@ -34,7 +34,7 @@ def batched(records: Sequence[BaseModel], size: int) -> Iterator[bytes]:
         yield encode_batch(list(records[start : start + size]))
 
 
-def log_messages(logs: list[TransferLog]) -> list[Message]:
+def log_messages(logs: list[TransferLog], per_message: int = RECORDS_PER_MESSAGE) -> list[Message]:
     """Logs in event-time order, batched per enterprise (its order is all that matters)."""
     per_enterprise: dict[str, list[TransferLog]] = defaultdict(list)
     for log in sorted(logs, key=lambda log: (log.ts, log.transfer_id)):
@@ -42,7 +42,7 @@ def log_messages(logs: list[TransferLog]) -> list[Message]:
     return [
         (TRANSFER_LOGS.name, enterprise.encode(), value, None)
         for enterprise, records in sorted(per_enterprise.items())
-        for value in batched(records, RECORDS_PER_MESSAGE)
+        for value in batched(records, per_message)
     ]
 
 

@@ -13,7 +13,6 @@ the valid traffic's findings are exactly the offline replay's; the worker stays 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from pathlib import Path
 
 import orjson
@@ -23,7 +22,7 @@ from kafka import KafkaProducer
 from pipeline.embedded import Stack, all_partitions, wait_until
 from pipeline.flow_aggregates import watermark_message
 from pipeline.replay import replay_records
-from pipeline.stream_replay import END_OF_TIME, batched
+from pipeline.stream_replay import END_OF_TIME, log_messages
 from pipeline.synth import synthesize
 from pipeline.topics import DEADLETTER, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.wire import DEADLETTER_RAW_MAX_BYTES
@@ -50,18 +49,17 @@ def test_poison_goes_to_the_dead_letter_topic_and_valid_traffic_is_unaffected(
         f.finding_id
         for f in replay_records(world.enterprises, world.filings, world.negative_list, world.logs)
     }
-    per_enterprise = defaultdict(list)
+    earliest: dict[str, TransferLog] = {}  # each enterprise's first log: what poison mimics
     for log in sorted(world.logs, key=lambda log: (log.ts, log.transfer_id)):
-        per_enterprise[log.enterprise_id].append(log)
+        earliest.setdefault(log.enterprise_id, log)
     messages: list[tuple[bytes, bytes]] = []
     sent_poison: list[bytes] = []
-    for enterprise, logs in sorted(per_enterprise.items()):
-        for value in batched(logs, 5):
-            if len(messages) % 10 == 9:
-                bad = poison(len(sent_poison), logs[0])
-                sent_poison.append(bad)
-                messages.append((enterprise.encode(), bad))
-            messages.append((enterprise.encode(), value))
+    for _, key, value, _ in log_messages(world.logs, 5):
+        if len(messages) % 10 == 9:
+            bad = poison(len(sent_poison), earliest[key.decode()])
+            sent_poison.append(bad)
+            messages.append((key, bad))
+        messages.append((key, value))
     assert sum(len(v) > DEADLETTER_RAW_MAX_BYTES for v in sent_poison) == 2
 
     with Stack(

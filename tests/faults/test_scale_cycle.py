@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from pipeline.replay import replay_records
 from pipeline.settings import Settings
 from pipeline.storage import fetch_findings, fetch_transfers, open_store
 from pipeline.store_writer import GROUP_SUFFIX
-from pipeline.stream_replay import END_OF_TIME, batched
+from pipeline.stream_replay import END_OF_TIME, log_messages
 from pipeline.synth import synthesize
 from pipeline.topics import EVIDENCE_ROWS, FLOW_AGGREGATES, TRANSFER_LOGS
 
@@ -43,14 +42,7 @@ def test_scale_one_two_one_under_load(tmp_path: Path) -> None:
         f.finding_id
         for f in replay_records(world.enterprises, world.filings, world.negative_list, world.logs)
     }
-    per_enterprise = defaultdict(list)
-    for log in sorted(world.logs, key=lambda log: (log.ts, log.transfer_id)):
-        per_enterprise[log.enterprise_id].append(log)
-    messages = [
-        (TRANSFER_LOGS.name, enterprise.encode(), value, None)
-        for enterprise, logs in sorted(per_enterprise.items())
-        for value in batched(logs, 5)
-    ]
+    messages = log_messages(world.logs, 5)
     distinct = {(log.enterprise_id, log.transfer_id) for log in world.logs}
 
     stack = Stack(
