@@ -22,6 +22,7 @@ from pipeline.settings import Settings
 from pipeline.state_codec import encode_state
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import Message
+from pipeline.synth import World
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.wire import decode_batch
 from pipeline.worker import WorkerContext
@@ -42,14 +43,14 @@ def tune_gc() -> None:
     worker_tune_gc(Settings().gc_threshold)
 
 
-def messages(topic: str, model: type[EgressFlow] | type[TransferLog], count: int) -> list[Message]:
-    world, _ = load_world(BenchOptions(data_dir=Path(mkdtemp())))
+def messages(
+    world: World, topic: str, model: type[EgressFlow] | type[TransferLog], count: int
+) -> list[Message]:
     produced = batched(timeline(world, model), count, PER_MESSAGE)
     return [Message(topic, 0, i, key, value, 1) for i, (_, key, value) in enumerate(produced)]
 
 
-def context() -> WorkerContext:
-    world, _ = load_world(BenchOptions(data_dir=Path(mkdtemp())))
+def context(world: World) -> WorkerContext:
     ctx = WorkerContext(
         Settings(store_enabled=True), clock=lambda: datetime(2026, 1, 1, tzinfo=UTC)
     )
@@ -91,8 +92,9 @@ def rate(count: int, began: float) -> str:
 
 
 def main() -> None:
-    flows = messages(EGRESS_FLOWS.name, EgressFlow, FLOWS)
-    logs = messages(TRANSFER_LOGS.name, TransferLog, LOGS)
+    world, _ = load_world(BenchOptions(data_dir=Path(mkdtemp())))
+    flows = messages(world, EGRESS_FLOWS.name, EgressFlow, FLOWS)
+    logs = messages(world, TRANSFER_LOGS.name, TransferLog, LOGS)
     tune_gc()
     for name, batch_of, model, count in (
         ("decode flows     ", flows, EgressFlow, FLOWS),
@@ -116,7 +118,7 @@ def main() -> None:
         ("worker path flows", flows, FLOWS),
         ("worker path logs ", logs, LOGS),
     ):
-        ctx = context()
+        ctx = context(world)
         gc.collect()
         began = time.perf_counter()
         offset = 0
