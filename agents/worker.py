@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import signal
 import sys
@@ -12,6 +11,7 @@ import faust
 
 from agents.app import create_app
 from pipeline import metrics
+from pipeline.gc_tuning import tune_gc
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -23,16 +23,6 @@ def _dump_tasks(signum: int, frame: object) -> None:
     for task in asyncio.all_tasks(loop):
         task.print_stack(limit=40, file=sys.stderr)
     sys.stderr.flush()
-
-
-def tune_gc(threshold: int) -> None:
-    """Collect the young generation every `threshold` allocations; older ones as often, relatively.
-
-    What exists at start-up (modules, the app) is frozen out of every later collection.
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(threshold, 20, 100)
 
 
 class Worker(faust.Worker):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import random
 import threading
 import time
@@ -35,6 +36,7 @@ from stdnum.cn import uscc
 
 from pipeline.embedded import Stack
 from pipeline.loadgen import message_key, shifted_timeline
+from pipeline.metrics_client import total
 from pipeline.synth import World, synthesize
 from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
@@ -102,6 +104,10 @@ class BenchResult:
     store_columns_per_s: float = 0.0  # rows/s of the columnar insert alone
     matching_us: dict[str, float] = field(default_factory=dict)
     latency_at: dict[str, Latency] = field(default_factory=dict)  # by fixed rate, records/s
+    # Per backlog: CPU µs per record of each part of the stack, up to the store having it all
+    # (steadier than rates on shared cores, and where the cores go), and the writer's batching.
+    cpu_us: dict[str, dict[str, float]] = field(default_factory=dict)
+    rows_per_insert: dict[str, float] = field(default_factory=dict)
 
     @property
     def baseline_rps(self) -> float:
@@ -135,6 +141,8 @@ class BenchResult:
             "store_columns_rows_per_s": round(self.store_columns_per_s),
             "store_catch_up_s": round(self.store_catch_up_s, 1),
             "matching_us": self.matching_us,
+            "cpu_us": self.cpu_us,
+            "rows_per_insert": self.rows_per_insert,
             "latency_at": {
                 rate: {"p50_ms": at.p50_ms, "p99_ms": at.p99_ms, "max_ms": at.max_ms}
                 for rate, at in self.latency_at.items()
@@ -316,6 +324,34 @@ def baseline(bootstrap: str, topic: str, ends: dict[int, int], start: dict[int, 
             await consumer.stop()
 
     return asyncio.run(run())
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time (user + system) a live process has used so far; 0 if it is gone."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def stack_cpu(stack: Stack) -> dict[str, float]:
+    """CPU seconds so far of each part of the stack (the workers summed)."""
+    return {
+        "worker": sum(cpu_seconds(w.process.pid) for w in stack.live_workers()),
+        "writer": cpu_seconds(stack.writer.process.pid if stack.writer else None),
+        "broker": cpu_seconds(stack.broker.pid if stack.broker else None),
+    }
+
+
+def store_inserts(stack: Stack) -> float:
+    return total(stack.writer.metrics(), "xbmon_store_inserts_total") if stack.writer else 0.0
+
+
+def stored_rows(stack: Stack) -> float:
+    return total(stack.writer.metrics(), "xbmon_store_rows_total") if stack.writer else 0.0
 
 
 def status_mb(pid: int, field: str = "VmHWM") -> float:
@@ -507,16 +543,28 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                 ("logs", TRANSFER_LOGS.name, logs_backlog),
             ):
                 start = offsets.committed(topic, options.partitions)
+                cpu, inserts, rows = stack_cpu(stack), store_inserts(stack), stored_rows(stack)
                 produced = produce(stack, backlog)
                 rate = drain_rate(offsets, topic, options.partitions, start, produced, 600)
+                result.store_catch_up_s = caught_up(stack, 900)
+                count = sum(map(_records_in, (v for _, _, v in backlog)))
+                result.cpu_us[name] = {
+                    role: round((used - cpu[role]) / count * 1e6, 1)
+                    for role, used in stack_cpu(stack).items()
+                }
+                result.rows_per_insert[name] = round(
+                    (stored_rows(stack) - rows) / max(1.0, store_inserts(stack) - inserts)
+                )
                 ends = {p: start.get(p, 0) + len(r) for p, r in produced.items()}
                 base = baseline(stack.bootstrap, topic, ends, start)
-                report(f"{name}: {rate:,.0f} records/s; baseline {base:,.0f} records/s")
+                report(
+                    f"{name}: {rate:,.0f} records/s; baseline {base:,.0f} records/s; CPU µs a "
+                    f"record {result.cpu_us[name]}; {result.rows_per_insert[name]} rows an insert"
+                )
                 if name == "flows":
                     result.flows_rps, result.baseline_flows_rps = rate, base
                 else:
                     result.logs_rps, result.baseline_logs_rps = rate, base
-            result.store_catch_up_s = caught_up(stack, 900)
             report(f"store writer caught up {result.store_catch_up_s:.1f} s after the backlogs")
             share = len(world.logs) / (len(world.logs) + len(world.flows))
             capacity = 1 / (share / result.logs_rps + (1 - share) / result.flows_rps)

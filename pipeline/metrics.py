@@ -41,6 +41,11 @@ BATCH_SIZE = Histogram(
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
 )
 STORE_ROWS = Counter("xbmon_store_rows_total", "Rows written to the evidence store.", ["table"])
+STORE_INSERTS = Counter(
+    "xbmon_store_inserts_total",
+    "Inserts into the evidence store (each a new part in ClickHouse: fewer, larger is cheaper).",
+    ["table"],
+)
 STORE_FAILURES = Counter(
     "xbmon_store_write_failures_total", "Failed evidence-store writes (retried).", ["table"]
 )

@@ -106,6 +106,22 @@ class SpoolSettings(BaseModel):
     drain_budget_s: float = Field(1.0, gt=0)
 
 
+class StoreWriterSettings(BaseModel):
+    """How the store writer gathers evidence messages into inserts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # After a poll that returned messages, keep polling (each poll waiting at most
+    # `gather_poll_ms`) while more come, up to these bounds, then insert once per table. Every
+    # insert is a new ClickHouse part, merged again later: under load, ~1k-row inserts spent
+    # more of the writer's CPU in part overhead and merges than in the rows themselves. A
+    # trickle is inserted at once (the first poll that returns nothing ends the gathering).
+    gather_s: float = Field(0.25, ge=0)
+    gather_bytes: int = Field(32 * 1024 * 1024, ge=1)
+    gather_poll_ms: int = Field(10, ge=0)
+    max_poll_records: int = Field(200, ge=1)  # messages a poll returns (each up to 2,000 rows)
+
+
 #: Test-only fault points: the store writer SIGKILLs itself there (tests/faults/).
 FaultPoint = Literal["after_insert", "spool_write", "after_spool"]
 
@@ -145,10 +161,10 @@ class Settings(BaseSettings):
     # Messages an agent may hold unprocessed (Faust's stream buffer; its default 4,096 of our
     # 100-record messages is ~160 MB per stream): two batches keep the agent fed.
     stream_buffer_messages: int = Field(1000, ge=1)
-    # Allocations between young-generation collections of the cyclic GC (CPython's default is
-    # 700). A worker holds millions of long-lived objects (reference index, enterprise state)
-    # and allocates fast; at the default, collections cost a third of a flow batch. Our data
-    # has few reference cycles, so refcounting frees nearly everything anyway.
+    # Allocations between young-generation collections of the cyclic GC, in the worker and
+    # the store writer (CPython's default is 700). Both hold many long-lived objects and
+    # allocate fast; at the default, collections cost a third of a worker's flow batch and
+    # half of the writer's CPU. Our data has few reference cycles: refcounting frees it.
     gc_threshold: int = Field(50_000, ge=100)
     # Table writes Faust may hold unsent before streams wait for them (see agents.app). A
     # state is 20-100 KB under load: the bound is also one on memory.
@@ -158,6 +174,7 @@ class Settings(BaseSettings):
     gateway: GatewaySettings = GatewaySettings()
     evidence: EvidenceLogSettings = EvidenceLogSettings()
     spool: SpoolSettings = SpoolSettings()
+    writer: StoreWriterSettings = StoreWriterSettings()
     # Test-only: the store writer kills itself (SIGKILL) at this point; refused in production.
     fault_point: FaultPoint | None = None
     # Test-only: the store writer's first N inserts fail as if the store were unreachable.

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,7 +29,8 @@ from kafka.structs import TopicPartition
 
 from pipeline import metrics
 from pipeline.evidence_log.sequencer import start_sealer
-from pipeline.row_batches import coalesce
+from pipeline.gc_tuning import tune_gc
+from pipeline.row_batches import RowsMessage, merge
 from pipeline.settings import FaultPoint, Settings
 from pipeline.spool import Spool
 from pipeline.storage import EvidenceStore, open_store
@@ -142,7 +143,7 @@ class StoreWriter:
             group_id=settings.app_id + GROUP_SUFFIX,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=200,
+            max_poll_records=settings.writer.max_poll_records,
             session_timeout_ms=int(settings.kafka.session_timeout_s * 1000),
             heartbeat_interval_ms=int(settings.kafka.heartbeat_interval_s * 1000),
             fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
@@ -156,18 +157,31 @@ class StoreWriter:
             self.drain()
             if self.paused and self.spool.below(self.settings.spool.resume_ratio):
                 self._resume()
-            polled = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
+            polled = self._gather()
             if self.paused:
                 self.consumer.pause(*self.consumer.assignment())  # newly assigned ones too
-            handled = False
-            for tp in sorted(polled, key=lambda t: (t.topic, t.partition)):
-                if self.paused:
-                    self.consumer.seek(tp, polled[tp][0].offset)  # redelivered after resume
-                    continue
-                self._handle(tp, polled[tp])
-                handled = True
-            if handled:
+                for tp, records in polled.items():
+                    self.consumer.seek(tp, records[0].offset)  # redelivered after resume
+                continue
+            if polled:
+                self._handle(polled)
                 self._commit()
+
+    def _gather(self) -> dict[TopicPartition, list[ConsumerRecord]]:
+        """One poll, then more while messages keep coming, within the gather bounds."""
+        config = self.settings.writer
+        polled = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
+        gathered = {tp: list(records) for tp, records in polled.items()}
+        size = sum(len(r.value) for records in gathered.values() for r in records)
+        deadline = time.monotonic() + config.gather_s
+        while gathered and size < config.gather_bytes and time.monotonic() < deadline:
+            more = self.consumer.poll(timeout_ms=config.gather_poll_ms)
+            if not more:
+                break
+            for tp, records in more.items():
+                gathered.setdefault(tp, []).extend(records)
+                size += sum(len(r.value) for r in records)
+        return gathered
 
     def _commit(self) -> None:
         """Commit the positions: everything stored or spooled, up to any seek back."""
@@ -184,21 +198,23 @@ class StoreWriter:
             return int(max(10.0, min(200.0, wait * 1000)))
         return 200
 
-    def _handle(self, tp: TopicPartition, records: Sequence[ConsumerRecord]) -> None:
-        """Store a partition's polled records, or spool what the store would not take."""
-        # One insert per table of the poll, not per message (chDB: ~25 ms an insert).
-        values = coalesce([bytes(r.value) for r in records])
+    def _handle(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Store what was gathered, or spool what the store would not take."""
+        # One insert per table of the gathering, not per message (chDB: ~25 ms an insert).
+        ordered = sorted(polled, key=lambda t: (t.topic, t.partition))
+        messages = merge([bytes(r.value) for tp in ordered for r in polled[tp]])
         start = 0
         if not len(self.spool) and self.backoff.due(time.monotonic()):
-            while start < len(values) and self._write(values[start]) == "stored":
+            while start < len(messages) and self._write(messages[start]) == "stored":
                 start += 1
-        remaining = values[start:]
-        if not remaining:
+        if start == len(messages):
             return
+        remaining = [m if isinstance(m, bytes) else m.encode() for m in messages[start:]]
         if not self.spool.fits(remaining):
-            # Merged values no longer map to records: the whole poll comes again (what was
+            # Merged values no longer map to records: all of it comes again (what was
             # stored of it is deduplicated by token, or by the tables' natural keys).
-            self.consumer.seek(tp, records[0].offset)
+            for tp in ordered:
+                self.consumer.seek(tp, polled[tp][0].offset)
             self._pause()
             return
         self.spool.append(remaining)
@@ -230,23 +246,25 @@ class StoreWriter:
             self._gauges()
 
     # -- one message ----------------------------------------------------------------------
-    def _write(self, value: bytes) -> Outcome:
-        try:
-            message = orjson.loads(value)
-            table, token, rows = message["table"], message["token"], message["rows"]
-        except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            log.error("unreadable evidence message skipped: %s", exc)
-            metrics.DEADLETTERS.labels(EVIDENCE_ROWS.name, "internal_format").inc()
-            return "stored"
+    def _write(self, message: RowsMessage | bytes) -> Outcome:
+        """Insert one message (bytes: from the spool, or unreadable; else decoded)."""
+        if isinstance(message, bytes):
+            try:
+                message = RowsMessage.decode(message)
+            except ValueError as exc:
+                log.error("%s; skipped", exc)
+                metrics.DEADLETTERS.labels(EVIDENCE_ROWS.name, "internal_format").inc()
+                return "stored"
+        table, rows = message.table, message.rows
         try:
             if self.injected_failures > 0:
                 self.injected_failures -= 1
                 raise StoreUnavailableError("injected by XBMON_FAULT_STORE_FAILURES (test only)")
-            self.store.insert(table, rows, dedup_token=token)
+            self.store.insert(table, rows, dedup_token=message.token)
         except StoreError as exc:
             metrics.STORE_FAILURES.labels(table).inc()
             if not exc.retryable:
-                self._refuse(value, table, exc)
+                self._refuse(message.encode(), table, exc)
                 return "stored"
             metrics.STORE_RETRIES.inc()
             delay = self.backoff.failed(time.monotonic())
@@ -254,7 +272,8 @@ class StoreWriter:
             return "retry"
         self.backoff.succeeded()
         metrics.STORE_ROWS.labels(table).inc(len(rows))
-        self.latency.stored(table, message.get("produced_ms") or [])
+        metrics.STORE_INSERTS.labels(table).inc()
+        self.latency.stored(table, message.produced_ms or [])
         fault("after_insert", self.settings.fault_point)
         return "stored"
 
@@ -301,6 +320,7 @@ class StoreWriter:
 
 def run_store_writer(settings: Settings) -> None:
     """Blocks until SIGINT/SIGTERM."""
+    tune_gc(settings.gc_threshold)  # decoded rows: collections were half of the writer's CPU
     store = open_store(settings)
     store.ensure_schema()
     start_sealer(settings)  # the evidence log's one sequencer: seals every N s and at exit

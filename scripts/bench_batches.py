@@ -37,10 +37,13 @@ LOGS = 100_000
 def tune_gc() -> None:
     """What the worker process does at start (a no-op on commits from before it did)."""
     try:
-        from agents.worker import tune_gc as worker_tune_gc
+        from pipeline.gc_tuning import tune_gc as process_tune_gc
     except ImportError:
-        return
-    worker_tune_gc(Settings().gc_threshold)
+        try:
+            from agents.worker import tune_gc as process_tune_gc  # type: ignore[attr-defined,no-redef]
+        except ImportError:
+            return
+    process_tune_gc(Settings().gc_threshold)
 
 
 def messages(
@@ -75,6 +78,7 @@ def worker_path(ctx: WorkerContext, batch: list[Message], aggregates_from: int) 
             )
             aggregates_from += 1
     out = ctx.process_transfers(batch)
+    chunk_ids = ctx.settings.seen_chunk_ids
     token, produced = batch_token(batch), produced_ms(out)
     for table, rows in output_rows(out, ctx.clock()).items():
         for _ in row_messages(table, rows, table_token(table, token, rows), produced.get(table)):
@@ -82,7 +86,7 @@ def worker_path(ctx: WorkerContext, batch: list[Message], aggregates_from: int) 
     for enterprise_id in out.touched:
         state = ctx.engine.states.get(enterprise_id)
         if state is not None:
-            state.archive_seen(Settings().seen_chunk_ids)
+            state.archive_seen(chunk_ids)
             encode_state(state)
     return aggregates_from
 

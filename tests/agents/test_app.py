@@ -62,10 +62,10 @@ def test_the_worker_leaves_the_root_logger_at_its_level() -> None:
         root.handlers[:] = saved[1]
 
 
-def test_the_worker_collects_its_young_generation_less_often() -> None:
+def test_the_long_running_processes_collect_their_young_generation_less_often() -> None:
     import gc
 
-    from agents.worker import tune_gc
+    from pipeline.gc_tuning import tune_gc
 
     saved = gc.get_threshold()
     try:

@@ -11,6 +11,7 @@ only after a message is stored or durably spooled); the spool ends empty.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import orjson
@@ -18,6 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from pipeline import store_writer
+from pipeline.row_batches import RowsMessage
 from pipeline.spool import decode_entry
 from pipeline.store_writer import StoreWriter
 
@@ -32,19 +34,19 @@ def spooled_tokens(directory: Path) -> set[str]:
     }
 
 
-def recording_coalesce(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+def recording_merge(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
     """Merged token -> the message tokens it stands for, as the writer merges them."""
     merged: dict[str, list[str]] = {}
-    real = store_writer.coalesce
+    real = store_writer.merge
 
-    def record(values: list[bytes]) -> list[bytes]:
+    def record(values: list[bytes]) -> list[RowsMessage | bytes]:
         out = real(values)
-        for value in out:
-            message = orjson.loads(value)
-            merged[message["token"]] = message.get("members") or [message["token"]]
+        for message in out:
+            assert isinstance(message, RowsMessage), "every message of the world is readable"
+            merged[message.token] = message.members or [message.token]
         return out
 
-    monkeypatch.setattr(store_writer, "coalesce", record)
+    monkeypatch.setattr(store_writer, "merge", record)
     return merged
 
 
@@ -55,7 +57,7 @@ def metric(name: str) -> float:
 def test_store_raises_three_times_then_recovers(
     harness, evidence, flaky, counts, until, monkeypatch
 ) -> None:
-    merged = recording_coalesce(monkeypatch)
+    merged = recording_merge(monkeypatch)
     store = flaky(harness.open_store())
     store.fail_next = 3
     settings = harness.settings(spool={"retry_initial_backoff_s": 0.2})
@@ -108,3 +110,75 @@ def test_store_raises_three_times_then_recovers(
         assert counts(store) == evidence.rows
     finally:
         store.close()
+
+
+def test_unreadable_messages_are_skipped_and_counted_and_the_rest_stored(
+    harness, evidence, counts, until
+) -> None:
+    skipped_before = REGISTRY.get_sample_value(
+        "xbmon_deadletters_total", {"topic": "evidence.rows", "reason": "internal_format"}
+    )
+    producer = harness.producer
+    for value in (b"not json", b'{"table": "findings", "rows": []}'):
+        producer.send(store_writer.EVIDENCE_ROWS.name, key=b"junk", value=value)
+    placed = harness.produce(evidence.values)
+    store = harness.open_store()
+    writer = StoreWriter(harness.settings(), store)
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    try:
+        until(lambda: counts(store) == evidence.rows, 60, "every readable row stored")
+        ends = {p: 1 + max(o for (q, o) in placed if q == p) for p, _ in placed}
+        until(
+            lambda: all(harness.writer_committed().get(p, 0) >= end for p, end in ends.items()),
+            30,
+            "offsets committed past the unreadable messages",
+        )
+    finally:
+        writer.stop()
+        thread.join(10)
+        writer.close()
+    skipped = REGISTRY.get_sample_value(
+        "xbmon_deadletters_total", {"topic": "evidence.rows", "reason": "internal_format"}
+    )
+    assert (skipped or 0) - (skipped_before or 0) == 2
+
+
+def inserts() -> float:
+    return sum(
+        sample.value
+        for family in REGISTRY.collect()
+        if family.name == "xbmon_store_inserts"
+        for sample in family.samples
+        if sample.name == "xbmon_store_inserts_total"
+    )
+
+
+def test_a_backlog_is_gathered_into_one_insert_per_table_and_a_trickle_goes_at_once(
+    harness, evidence, counts, until
+) -> None:
+    placed = harness.produce(evidence.values)
+    assert len({partition for partition, _ in placed}) > 1, "the backlog spans partitions"
+    store = harness.open_store()
+    # Five messages a poll, so the backlog takes many; each waits up to 1 s for more (a broker
+    # round trip never ends the gathering early here), the gathering may last 20 s.
+    gathering = {"gather_s": 20, "gather_poll_ms": 1000, "max_poll_records": 5}
+    assert len(evidence.values) > 5 * 3
+    writer = StoreWriter(harness.settings(writer=gathering), store)
+    before = inserts()
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    try:
+        until(lambda: counts(store) == evidence.rows, 30, "the backlog stored")
+        tables = sum(1 for rows in evidence.rows.values() if rows)
+        assert inserts() - before == tables, f"{len(evidence.values)} messages, {tables} tables"
+        trickle = [v for v in evidence.values if b'"table":"alerts"' in v][:1]
+        assert trickle, "the world raises alerts"
+        sent = time.monotonic()
+        harness.produce([trickle[0].replace(b'"token":"', b'"token":"again-', 1)])
+        until(lambda: inserts() - before == tables + 1, 10, "the trickle stored")
+        assert time.monotonic() - sent < 5, "a lone message waits for one empty poll, not 20 s"
+    finally:
+        writer.stop()
+        thread.join(10)
+        writer.close()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import orjson
 import pytest
+
+from pipeline.bench import cpu_seconds
 
 KEYS = ("flows_rps", "logs_rps", "baseline_rps", "ratio_flows", "ratio_logs", "p50_ms", "p99_ms")
 
@@ -37,6 +41,10 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
     assert set(summary["matching_us"]) == {"300", "3000"}
     at = summary["latency_at"]["500"]
     assert 0 < at["p50_ms"] <= at["p99_ms"] <= at["max_ms"]
+    for phase in ("flows", "logs"):  # where each record's CPU went, and the writer's batching
+        assert set(summary["cpu_us"][phase]) == {"worker", "writer", "broker"}
+        assert all(us > 0 for us in summary["cpu_us"][phase].values()), summary["cpu_us"]
+        assert summary["rows_per_insert"][phase] >= 1
     assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
 
 
@@ -54,3 +62,12 @@ def test_soak_samples_memory_and_lag_into_a_csv(tmp_path: Path) -> None:
     lines = Path(summary["csv"]).read_text().splitlines()
     assert lines[0].startswith("elapsed_s,worker_rss_mb") and len(lines) - 1 == summary["samples"]
     assert summary["samples"] >= 3 and summary["worker_rss_max_mb"] > 0
+
+
+def test_cpu_seconds_reads_this_process_and_zero_for_none() -> None:
+    began = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds(os.getpid()) - began == pytest.approx(0.2, abs=0.05)
+    assert cpu_seconds(None) == 0.0

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import orjson
+import pytest
 
-from pipeline.row_batches import coalesce
+from pipeline.row_batches import RowsMessage, merge
 from pipeline.store_writer import row_messages
 
 
@@ -19,31 +19,63 @@ def _messages() -> list[bytes]:
     return out
 
 
+def _merged(values: list[bytes], max_rows: int = 50_000) -> list[RowsMessage]:
+    out = merge(values, max_rows)
+    assert all(isinstance(m, RowsMessage) for m in out)
+    return [m for m in out if isinstance(m, RowsMessage)]
+
+
 def test_messages_merge_per_table_with_rows_in_order_and_timestamps_aligned() -> None:
-    merged = {orjson.loads(m)["table"]: orjson.loads(m) for m in coalesce(_messages())}
+    merged = {m.table: m for m in _merged(_messages())}
     assert set(merged) == {"transfers", "findings"}
     transfers = merged["transfers"]
-    assert [r["id"] for r in transfers["rows"]] == [f"{b}-{i}" for b in range(3) for i in range(4)]
-    assert transfers["produced_ms"] == [b * 10 + i for b in range(3) for i in range(4)]
-    assert merged["findings"]["produced_ms"] == [0, 0, 0]  # no timestamps: unknown, not dropped
+    assert [r["id"] for r in transfers.rows] == [f"{b}-{i}" for b in range(3) for i in range(4)]
+    assert transfers.produced_ms == [b * 10 + i for b in range(3) for i in range(4)]
+    assert merged["findings"].produced_ms == [0, 0, 0]  # no timestamps: unknown, not dropped
+    assert transfers.members == [f"transfers|b{b}#0" for b in range(3)]
 
 
 def test_the_merged_token_is_deterministic_and_differs_with_the_members() -> None:
-    first, second = coalesce(_messages()), coalesce(_messages())
-    assert first == second
-    other = coalesce(_messages()[:-2])
-    assert orjson.loads(other[0])["token"] != orjson.loads(first[0])["token"]
+    first, second = _merged(_messages()), _merged(_messages())
+    assert [m.token for m in first] == [m.token for m in second]
+    assert all(m.token.startswith("merged:") for m in first)
+    other = _merged(_messages()[:-2])
+    assert other[0].token != first[0].token
 
 
 def test_the_row_cap_splits_groups_and_unreadable_messages_pass_through() -> None:
-    merged = coalesce([b"not json", *_messages()], max_rows=5)
+    merged = merge([b"not json", *_messages()], max_rows=5)
     assert merged[0] == b"not json"
-    tables = [orjson.loads(m) for m in merged[1:]]
-    assert all(len(t["rows"]) <= 5 for t in tables)
-    rows = [r["id"] for t in tables if t["table"] == "transfers" for r in t["rows"]]
+    tables = [m for m in merged[1:] if isinstance(m, RowsMessage)]
+    assert len(tables) == len(merged) - 1
+    assert all(len(t.rows) <= 5 for t in tables)
+    rows = [r["id"] for t in tables if t.table == "transfers" for r in t.rows]
     assert rows == [f"{b}-{i}" for b in range(3) for i in range(4)]
 
 
-def test_a_single_message_keeps_its_own_token() -> None:
-    (only,) = row_messages("alerts", [{"id": "a"}], "alerts|x")
-    assert coalesce([only]) == [only]
+def test_a_single_message_keeps_its_own_token_and_encodes_to_its_own_bytes() -> None:
+    (only,) = row_messages("alerts", [{"id": "a"}], "alerts|x", [7])
+    (message,) = _merged([only])
+    assert (message.token, message.members) == ("alerts|x#0", None)
+    assert message.encode() == only  # what is spooled is what was consumed
+
+
+def test_a_merged_message_survives_the_spool_encoding() -> None:
+    merged = _merged(_messages())
+    assert [RowsMessage.decode(m.encode()) for m in merged] == merged
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"not json",
+        b"[1, 2]",
+        b'{"table": "findings", "rows": []}',
+        b'{"table": "findings", "token": "t", "rows": {"id": 1}}',
+        b'{"table": 3, "token": "t", "rows": []}',
+        b'{"table": "findings", "token": null, "rows": []}',
+    ],
+)
+def test_anything_but_an_evidence_rows_message_is_refused_with_a_reason(value: bytes) -> None:
+    with pytest.raises(ValueError, match="unreadable evidence message"):
+        RowsMessage.decode(value)
