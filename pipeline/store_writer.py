@@ -36,7 +36,7 @@ from pipeline.spool import Spool
 from pipeline.storage import EvidenceStore, open_store
 from pipeline.storage.errors import StoreError, StoreUnavailableError
 from pipeline.topics import EVIDENCE_ROWS
-from pipeline.wire import MAX_MESSAGE_BYTES, chunk_encoded
+from pipeline.wire import MAX_MESSAGE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +56,44 @@ def row_messages(
     message the producer refused). `produced_ms`, aligned with `rows`, says when each row's
     source record was produced (for the production-to-stored latency).
     """
-    encoded = [orjson.dumps(row) for row in rows]
-    ranges = chunk_encoded(encoded, MAX_MESSAGE_BYTES, MAX_ROWS_PER_MESSAGE)
-    for index, (start, end) in enumerate(ranges):
+    for index, (start, end, body) in enumerate(row_chunks(rows)):
         message: dict[str, Any] = {"table": table, "token": f"{token}#{index}", "rows": []}
         if produced_ms:
             message["produced_ms"] = produced_ms[start:end]
         head = orjson.dumps(message)
-        # Splice the pre-encoded rows into the empty array: each row is encoded once.
-        yield head.replace(b'"rows":[]', b'"rows":[' + b",".join(encoded[start:end]) + b"]", 1)
+        # Splice the encoded rows into the empty array: each row is encoded once or twice.
+        yield head.replace(b'"rows":[]', b'"rows":' + body, 1)
+
+
+def row_chunks(
+    rows: list[dict[str, Any]],
+    max_bytes: int = MAX_MESSAGE_BYTES,
+    max_rows: int = MAX_ROWS_PER_MESSAGE,
+) -> Iterator[tuple[int, int, bytes]]:
+    """(start, end, JSON array) of consecutive rows, in order: at most `max_rows` rows and
+    `max_bytes` bytes each (a single larger row goes alone).
+
+    Encoding the rows as one list is ~9x cheaper than row by row (5 µs a transfer row was a
+    twentieth of the worker's time), so the list is encoded whole, cut by its mean row size,
+    and a cut that is still too large is halved until it fits.
+    """
+    if not rows:
+        return
+    whole = orjson.dumps(rows)
+    if len(whole) <= max_bytes and len(rows) <= max_rows:
+        yield 0, len(rows), whole
+        return
+    step = max(1, min(max_rows, len(rows) * max_bytes * 9 // 10 // len(whole)))  # 10 % slack
+    pending = [(start, min(start + step, len(rows))) for start in range(0, len(rows), step)]
+    pending.reverse()  # a stack: the first cut on top
+    while pending:
+        start, end = pending.pop()
+        body = orjson.dumps(rows[start:end])
+        if len(body) <= max_bytes or end - start == 1:
+            yield start, end, body
+        else:
+            middle = (start + end) // 2
+            pending += [(middle, end), (start, middle)]
 
 
 class LatencyRecorder:

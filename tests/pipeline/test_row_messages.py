@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from pipeline.store_writer import row_messages
+from pipeline.store_writer import row_chunks, row_messages
 from pipeline.wire import MAX_MESSAGE_BYTES, json_arrays
 
 
@@ -33,3 +35,28 @@ def test_findings_arrays_are_cut_by_size_without_losing_any() -> None:
     assert len(arrays) > 1 and all(len(a) < MAX_MESSAGE_BYTES + 60_000 for a in arrays)
     assert [v for a in arrays for v in orjson.loads(a)] == [orjson.loads(v) for v in values]
     assert list(json_arrays([])) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(min_value=0, max_value=3_000), max_size=300),
+    max_bytes=st.integers(min_value=50, max_value=20_000),
+    max_rows=st.integers(min_value=1, max_value=50),
+)
+def test_row_chunks_cover_every_row_in_order_within_both_bounds(
+    sizes: list[int], max_bytes: int, max_rows: int
+) -> None:
+    rows = [{"i": i, "pad": "x" * size} for i, size in enumerate(sizes)]
+    chunks = list(row_chunks(rows, max_bytes, max_rows))
+    ends = [0, *(end for _, end, _ in chunks)]
+    assert [start for start, _, _ in chunks] == ends[:-1], "consecutive ranges"
+    assert ends[-1] == len(rows)
+    for start, end, body in chunks:
+        assert orjson.loads(body) == rows[start:end]
+        assert end - start <= max_rows
+        assert len(body) <= max_bytes or end - start == 1  # only a lone row may be larger
+
+
+def test_a_batch_that_fits_is_encoded_once_as_one_message() -> None:
+    rows = [{"transfer_id": f"t{i}"} for i in range(10)]
+    assert list(row_chunks(rows)) == [(0, 10, orjson.dumps(rows))]
