@@ -77,7 +77,7 @@ def parse_datetime(value: Any) -> datetime:
         raise ValueError("datetime must be an RFC 3339 string")
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("datetime must carry a timezone offset (e.g. Z or +08:00)")
-    return value.astimezone(UTC)
+    return value if value.tzinfo is UTC else value.astimezone(UTC)  # "…Z" parses as UTC
 
 
 @lru_cache(maxsize=65536)  # window starts and event times are formatted again and again

@@ -3,6 +3,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from pipeline.rules.years import add_calendar_years, calendar_year, window_start
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -44,3 +47,33 @@ def test_windows_align_to_the_utc_hour() -> None:
     assert window_start(datetime(2025, 5, 1, 3, 44, tzinfo=UTC), 15) == datetime(
         2025, 5, 1, 3, 30, tzinfo=UTC
     )
+
+
+def _by_calendar(ts: datetime, minutes: int) -> datetime:
+    """The definition: whole windows of `minutes` since the UTC midnight before `ts`."""
+    utc = ts.astimezone(UTC)
+    midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + (utc - midnight) // timedelta(minutes=minutes) * timedelta(minutes=minutes)
+
+
+@given(
+    ts=st.datetimes(
+        min_value=datetime(1971, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, BEIJING, SHANGHAI, timezone(timedelta(hours=-9.5))]),
+    ),
+    minutes=st.sampled_from([1, 5, 7, 15, 45, 60, 90, 360, 1440]),
+)
+def test_window_start_is_the_calendar_definition_for_any_width_and_zone(
+    ts: datetime, minutes: int
+) -> None:
+    start = window_start(ts, minutes)
+    assert start == _by_calendar(ts, minutes)
+    assert start.tzinfo is UTC
+    assert start <= ts < start + timedelta(minutes=minutes)
+
+
+def test_window_bounds_are_exact_to_the_microsecond() -> None:
+    boundary = datetime(2026, 11, 22, 3, tzinfo=UTC)
+    assert window_start(boundary, 60) == boundary
+    assert window_start(boundary - timedelta(microseconds=1), 60) == boundary - timedelta(hours=1)
