@@ -6,6 +6,7 @@ stay free of I/O and the state can be serialised and recovered.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -125,17 +126,24 @@ class EnterpriseState:
         found = self.windows.get(key)
         if found is None:
             found = self.windows[key] = WindowAggregate()
-            self.window_order = None
+            if self.window_order is not None:  # kept in order: re-sorting was a third of encoding
+                self.window_order.insert(
+                    bisect_left(self.window_order, key, key=_key_of), (key, found)
+                )
             if self.earliest_window is not None and key[1] < self.earliest_window:
                 self.earliest_window = key[1]
         return found
 
     def close_window(self, key: WindowKey) -> WindowAggregate:
-        self.window_order = None
-        return self.windows.pop(key)
+        closed = self.windows.pop(key)
+        if self.window_order is not None:
+            index = bisect_left(self.window_order, key, key=_key_of)
+            assert self.window_order[index][0] == key, "window order out of step"
+            del self.window_order[index]
+        return closed
 
     def ordered_windows(self) -> list[tuple[WindowKey, WindowAggregate]]:
-        """The open windows by country and start (cached until one opens or closes)."""
+        """The open windows by country and start (sorted once, then kept in order)."""
         if self.window_order is None:
             self.window_order = sorted(self.windows.items(), key=lambda item: item[0])
         return self.window_order
@@ -164,3 +172,7 @@ class EnterpriseState:
         if counters is None:
             counters = self.years[year] = YearCounters()
         return counters
+
+
+def _key_of(item: tuple[WindowKey, WindowAggregate]) -> WindowKey:
+    return item[0]

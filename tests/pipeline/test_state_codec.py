@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.config import default_rules_config
 from pipeline.replay import replay_records, sort_findings
@@ -131,3 +133,29 @@ def test_cached_window_encodings_follow_every_change() -> None:
     assert de not in closed.windows and at in closed.windows
     assert encode_state(closed) == encode_state(state)  # same bytes as a state never cached
     assert closed == state
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),
+            st.sampled_from(["AT", "DE", "SG", "US"]),
+            st.integers(min_value=0, max_value=30),
+        ),
+        max_size=80,
+    )
+)
+def test_the_kept_window_order_is_the_sorted_order_after_any_opens_and_closes(
+    steps: list[tuple[bool, str, int]],
+) -> None:
+    state = EnterpriseState()
+    state.ordered_windows()  # the order is kept from here on, not re-sorted
+    base = datetime(2025, 3, 3, tzinfo=UTC)
+    for opening, country, hour in steps:
+        key = (country, base + timedelta(hours=hour))
+        if opening:
+            state.window(key).observe(1, 1, [])
+        elif key in state.windows:
+            state.close_window(key)
+    assert state.ordered_windows() == sorted(state.windows.items(), key=lambda item: item[0])
+    assert encode_state(state) == encode_state(decode_state(encode_state(state)))
