@@ -135,12 +135,31 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             snapshot[eid.encode()] = encode_state(held)
         return snapshot, chunks
 
+    def owned_partitions() -> set[int]:
+        return {tp.partition for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name}
+
     def owned(enterprise_id: str) -> bool:
-        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name}
-        return partition_of(enterprise_id, settings.kafka.partitions) in mine
+        return partition_of(enterprise_id, settings.kafka.partitions) in owned_partitions()
 
     async def rescore(enterprise_ids: set[str], trigger: str) -> None:
-        """Score outside a batch and persist like a batch would (timers: no source offsets)."""
+        """Score outside a batch, `rescore_slice` enterprises at a time, each slice persisted
+        like a batch would be (timers: no source offsets).
+
+        Scoring is synchronous: the daily decay of every owned enterprise in one go held the
+        event loop (and so every batch, and the consumer's heartbeats) for as long as all of
+        them took. Between slices the loop serves the agents.
+        """
+        ordered = sorted(enterprise_ids)
+        size = settings.rescore_slice
+        for start in range(0, len(ordered), size):
+            await rescore_slice(ordered[start : start + size], trigger)
+
+    async def rescore_slice(enterprise_ids: list[str], trigger: str) -> None:
+        # A rebalance between slices may have given some of them to another worker.
+        mine = owned_partitions()
+        enterprise_ids = [
+            e for e in enterprise_ids if partition_of(e, settings.kafka.partitions) in mine
+        ]
         for enterprise_id in enterprise_ids:
             if enterprise_id in ctx.engine.states:
                 continue  # cached: the table holds nothing newer

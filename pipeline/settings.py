@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     # activity of an unscored enterprise at once): scoring every touched enterprise every
     # batch cost more than evaluating the batch.
     score_min_interval_s: float = Field(5.0, ge=0)
+    # Timer re-scores (filings changed, activity, the daily decay) run this many enterprises
+    # at a time, the agents served in between (~0.5 ms an enterprise with a long history).
+    rescore_slice: int = Field(50, ge=1)
     # Evaluated transfer_ids kept with an enterprise's state before they move to an archived
     # chunk (written once): bounds what is written after every batch.
     seen_chunk_ids: int = Field(256, ge=1)
