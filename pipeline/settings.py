@@ -111,11 +111,11 @@ class StoreWriterSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # After a poll that returned messages, keep polling (each poll waiting at most
-    # `gather_poll_ms`) while more come, up to these bounds, then insert once per table. Every
-    # insert is a new ClickHouse part, merged again later: under load, ~1k-row inserts spent
-    # more of the writer's CPU in part overhead and merges than in the rows themselves. A
-    # trickle is inserted at once (the first poll that returns nothing ends the gathering).
+    # While the writer is behind (its partitions hold more than it has read), keep polling
+    # (each poll waiting at most `gather_poll_ms`) up to these bounds, then insert once per
+    # table. Every insert is a new ClickHouse part, merged again later: under load, ~1k-row
+    # inserts spent more of the writer's CPU on parts and merges than on the rows. A writer
+    # that is caught up inserts at once, adding nothing to latency.
     gather_s: float = Field(0.25, ge=0)
     gather_bytes: int = Field(32 * 1024 * 1024, ge=1)
     gather_poll_ms: int = Field(10, ge=0)

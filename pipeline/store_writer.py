@@ -197,13 +197,22 @@ class StoreWriter:
                 self._commit()
 
     def _gather(self) -> dict[TopicPartition, list[ConsumerRecord]]:
-        """One poll, then more while messages keep coming, within the gather bounds."""
+        """One poll, then more while the topic holds more for us, within the gather bounds.
+
+        Only a backlog is gathered: a writer that is caught up inserts what it polled at
+        once (gathering a steady trickle added up to `gather_s` to every row's latency).
+        """
         config = self.settings.writer
         polled = self.consumer.poll(timeout_ms=self._poll_timeout_ms())
         gathered = {tp: list(records) for tp, records in polled.items()}
         size = sum(len(r.value) for records in gathered.values() for r in records)
         deadline = time.monotonic() + config.gather_s
-        while gathered and size < config.gather_bytes and time.monotonic() < deadline:
+        while (
+            gathered
+            and size < config.gather_bytes
+            and time.monotonic() < deadline
+            and self._behind()
+        ):
             more = self.consumer.poll(timeout_ms=config.gather_poll_ms)
             if not more:
                 break
@@ -226,6 +235,15 @@ class StoreWriter:
             wait = self.backoff.next_attempt - time.monotonic()
             return int(max(10.0, min(200.0, wait * 1000)))
         return 200
+
+    def _behind(self) -> bool:
+        """Some assigned partition has messages past our position (as of its last fetch), or
+        has not been fetched yet (its end unknown)."""
+        for tp in self.consumer.assignment():
+            end = self.consumer.highwater(tp)
+            if end is None or end > self.consumer.position(tp):
+                return True
+        return False
 
     def _handle(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """Store what was gathered, or spool what the store would not take."""

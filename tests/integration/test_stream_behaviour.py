@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from stdnum.cn import uscc
 
 from pipeline.embedded import Stack, wait_until
 from pipeline.topics import ALERTS, DEADLETTER, SCORES, TRANSFER_LOGS
@@ -210,3 +212,26 @@ def test_windows_close_when_event_time_passes_the_grace_period(stack: Stack) -> 
     (finding,) = stack.wait_for_findings(1)
     assert finding.rule_id == "XB-UNDECLARED-EGRESS"
     assert finding.ts == datetime(2025, 3, 3, 2, tzinfo=UTC)
+
+
+def test_the_daily_rescore_scores_every_enterprise_slice_by_slice(tmp_path: Path) -> None:
+    ids = [f"9111000060003734{i}" for i in range(3)]
+    ids = [base + uscc.calc_check_digit(base) for base in ids]
+    env = {"XBMON_SCORE_DECAY_INTERVAL_S": "3", "XBMON_RESCORE_SLICE": "1"}
+    with Stack(tmp_path / "stack", partitions=1, store=False, extra_env=env) as stack:
+        stack.start(workers=1)
+        stack.publish_reference(
+            [enterprise().model_copy(update={"enterprise_id": e}) for e in ids]
+            + [filing(filing_id=f"F-{e}", enterprise_id=e) for e in ids]
+        )
+        for index, e in enumerate(ids):
+            send_logs(
+                stack, log(f"t{index}", T0, enterprise_id=e, filing_ref=f"F-{e}"), key=e.encode()
+            )
+        wait_until(lambda: evaluated(stack) >= len(ids), 20, "one transfer each")
+
+        def daily() -> set[str]:
+            scores = [orjson.loads(v) for _, v in stack.read_topic(SCORES.name, 500)]
+            return {s["enterprise_id"] for s in scores if s["trigger"] == "daily"}
+
+        wait_until(lambda: daily() == set(ids), 30, "a daily score of each enterprise")
