@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+import orjson
+
 from pipeline.alerts import Alert, alert_day, alert_id, raise_alert
 from pipeline.config import RulesConfig
 from pipeline.rules.categories import carries_important
@@ -30,6 +32,7 @@ from schemas.types import Severity as SeverityName
 FINDINGS_KEPT_DAYS = 730  # the scoring half-life is far shorter; older findings weigh ~0
 FINDINGS_KEPT_MAX = 500
 ALERTS_KEPT = timedelta(days=2)  # alerts group by day; the store keeps them all
+ALERTS_PRUNE_EVERY = timedelta(hours=1)  # so an alert may outlive ALERTS_KEPT by this much
 
 
 @dataclass(frozen=True)
@@ -235,28 +238,42 @@ class Supervisor:
     def alerts(self, findings: list[Finding], now: datetime) -> list[Alert]:
         """Raise or bump one alert per (enterprise, rule, day); prune those past ALERTS_KEPT.
 
-        A profile's alerts are parsed once per batch and enterprise, not once per finding.
+        Only the alerts a batch bumps are parsed, and a profile is pruned at most every
+        ALERTS_PRUNE_EVERY: after weeks of event time an enterprise holds hundreds of recent
+        alerts, and parsing all of them per batch was most of a quiet worker's time.
         """
         raised: dict[str, Alert] = {}
         zone = self.engine.config.zone
         by_enterprise: dict[str, list[Finding]] = {}
         for finding in findings:
             by_enterprise.setdefault(finding.enterprise_id, []).append(finding)
-        cutoff = now - ALERTS_KEPT
         for enterprise_id, own in by_enterprise.items():
             profile = self.engine.state(enterprise_id).profile
             tier = self.tier(enterprise_id)
-            known = {a: Alert.model_validate_json(j) for a, j in profile.alerts.items()}
-            changed: set[str] = set()
+            bumped: dict[str, Alert] = {}
             for finding in own:
                 severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
                 key = alert_id(enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
-                alert = raise_alert(known.get(key), finding, tier, severity, route, now, zone)
-                known[key] = raised[key] = alert
-                changed.add(key)
-            profile.alerts = {
-                k: alert.model_dump_json() if k in changed else profile.alerts[k]
-                for k, alert in known.items()
-                if alert.updated_at >= cutoff
-            }
+                previous = bumped.get(key)
+                if previous is None and key in profile.alerts:
+                    previous = Alert.model_validate_json(profile.alerts[key])
+                alert = raise_alert(previous, finding, tier, severity, route, now, zone)
+                bumped[key] = raised[key] = alert
+            for key, alert in bumped.items():
+                profile.alerts[key] = alert.model_dump_json()
+            prune_alerts(profile, now)
         return list(raised.values())
+
+
+def prune_alerts(profile: ScoringProfile, now: datetime) -> None:
+    """Drop the alerts not updated within ALERTS_KEPT, at most once every ALERTS_PRUNE_EVERY."""
+    if profile.alerts_pruned_at is not None and now - profile.alerts_pruned_at < ALERTS_PRUNE_EVERY:
+        return
+    cutoff = now - ALERTS_KEPT
+    profile.alerts = {
+        key: raw
+        for key, raw in profile.alerts.items()
+        # our own JSON: the one field pruning needs, without validating the whole alert
+        if datetime.fromisoformat(str(orjson.loads(raw)["updated_at"])) >= cutoff
+    }
+    profile.alerts_pruned_at = now

@@ -93,6 +93,8 @@ class ScoringProfile:
     resolved: set[str] = field(default_factory=set)  # finding ids whose alert was resolved
     score: dict[str, object] | None = None  # last credit, risk, tier, computed_at
     alerts: dict[str, str] = field(default_factory=dict)  # alert_id -> Alert JSON (recent days)
+    # When `alerts` was last pruned (not persisted: a recovered profile is pruned at once).
+    alerts_pruned_at: datetime | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass

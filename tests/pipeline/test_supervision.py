@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pipeline.alerts import Alert
 from pipeline.config import default_rules_config
 from pipeline.reference_files import load_country_risk
 from pipeline.rules.engine import Engine
 from pipeline.rules.reference import ReferenceIndex
 from pipeline.scoring.config import default_scoring_config
-from pipeline.supervision import Supervisor, scoring_inputs
+from pipeline.supervision import ALERTS_KEPT, Supervisor, scoring_inputs
 from schemas.models import Enterprise, Filing, TransferLog
 
 E1 = "91110000600037341L"
@@ -135,3 +136,39 @@ def test_a_resolved_alert_stops_its_findings_counting_as_unresolved() -> None:
     }
     assert unresolved[before] < 0 and unresolved[after[0].score] == 0
     assert after[0].score.credit > before.credit
+
+
+def test_alerts_not_updated_within_two_days_are_pruned() -> None:
+    sup = supervisor()
+    old = next(f.finding for f in sup.engine.transfer(log("t1", categories=["important.geo"])))
+    sup.alerts([old], NOW)
+    profile = sup.engine.state(E1).profile
+    (kept,) = profile.alerts
+    later = old.model_copy(update={"ts": NOW + timedelta(days=3), "finding_id": "later"})
+    # Within the hour after a prune, nothing is pruned; bumping another alert keeps both.
+    sup.alerts([later], NOW + timedelta(minutes=30))
+    assert kept in profile.alerts and len(profile.alerts) == 2
+    # Past two days since its last update (and an hour since the last prune): gone.
+    sup.alerts([later], NOW + ALERTS_KEPT + timedelta(minutes=1))
+    assert kept not in profile.alerts and len(profile.alerts) == 1
+
+
+def test_a_batch_bumps_the_stored_alert_without_parsing_the_others(monkeypatch) -> None:
+    sup = supervisor()
+    finding = next(f.finding for f in sup.engine.transfer(log("t1", categories=["important.geo"])))
+    sup.alerts([finding], NOW)
+    profile = sup.engine.state(E1).profile
+    (key,) = profile.alerts
+    for day in range(1, 200):  # other days' alerts of the same rule, all recent
+        profile.alerts[f"other-{day}"] = profile.alerts[key]
+    parsed: list[str] = []
+    validate = Alert.model_validate_json
+
+    def counting(raw: str | bytes) -> Alert:
+        parsed.append(str(raw))
+        return validate(raw)
+
+    monkeypatch.setattr(Alert, "model_validate_json", counting)
+    (bumped,) = sup.alerts([finding.model_copy(update={"finding_id": "again"})], NOW)
+    assert bumped.count == 2 and len(parsed) == 1
+    assert Alert.model_validate_json(profile.alerts[key]).count == 2
