@@ -189,8 +189,7 @@ class StoreWriter:
             polled = self._gather()
             if self.paused:
                 self.consumer.pause(*self.consumer.assignment())  # newly assigned ones too
-                for tp, records in polled.items():
-                    self.consumer.seek(tp, records[0].offset)  # redelivered after resume
+                self._rewind(polled)  # redelivered after resume
                 continue
             if polled:
                 self._handle(polled)
@@ -236,6 +235,14 @@ class StoreWriter:
             return int(max(10.0, min(200.0, wait * 1000)))
         return 200
 
+    def _rewind(self, polled: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Seek back to the first polled message of each partition we still own (a rebalance
+        during a gathering may have taken some: their new owner reads them again)."""
+        owned = self.consumer.assignment()
+        for tp, records in polled.items():
+            if tp in owned:
+                self.consumer.seek(tp, records[0].offset)
+
     def _behind(self) -> bool:
         """Some assigned partition has messages past our position (as of its last fetch), or
         has not been fetched yet (its end unknown)."""
@@ -260,8 +267,7 @@ class StoreWriter:
         if not self.spool.fits(remaining):
             # Merged values no longer map to records: all of it comes again (what was
             # stored of it is deduplicated by token, or by the tables' natural keys).
-            for tp in ordered:
-                self.consumer.seek(tp, polled[tp][0].offset)
+            self._rewind(polled)
             self._pause()
             return
         self.spool.append(remaining)
