@@ -71,7 +71,8 @@ def store_writes() -> cogbuilder.Builder[Panel]:
     return prom_timeseries(
         "Store writes and failures",
         "Rows written per table, and failed (retried) writes: failures with no rows mean the "
-        "spool (evidence.rows) is growing.",
+        "spool (evidence.rows) is growing. Inserts per second: each is a ClickHouse part, so "
+        "many small inserts (few rows each) mean merge load; a backlog is gathered into few.",
         [
             promql(
                 "sum by (table) (rate(xbmon_store_rows_total[$__rate_interval]))",
@@ -82,6 +83,11 @@ def store_writes() -> cogbuilder.Builder[Panel]:
                 "sum by (table) (rate(xbmon_store_write_failures_total[$__rate_interval]))",
                 "failures {{table}}",
                 "B",
+            ),
+            promql(
+                "sum by (table) (rate(xbmon_store_inserts_total[$__rate_interval]))",
+                "inserts {{table}}",
+                "C",
             ),
         ],
         unit="reqps",
