@@ -8,6 +8,7 @@ a batch that fails on a bug goes whole to the dead-letter topic, never silently 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -135,11 +136,11 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             snapshot[eid.encode()] = encode_state(held)
         return snapshot, chunks
 
-    def owned_partitions() -> set[int]:
-        return {tp.partition for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name}
-
-    def owned(enterprise_id: str) -> bool:
-        return partition_of(enterprise_id, settings.kafka.partitions) in owned_partitions()
+    def ownership() -> Callable[[str], bool]:
+        """Whether this worker owns an enterprise, by the assignment as of now (read once: a
+        timer asks it for every enterprise held)."""
+        mine = {tp.partition for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name}
+        return lambda enterprise_id: partition_of(enterprise_id, settings.kafka.partitions) in mine
 
     async def rescore(enterprise_ids: set[str], trigger: str) -> None:
         """Score outside a batch, `rescore_slice` enterprises at a time, each slice persisted
@@ -156,10 +157,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
 
     async def rescore_slice(enterprise_ids: list[str], trigger: str) -> None:
         # A rebalance between slices may have given some of them to another worker.
-        mine = owned_partitions()
-        enterprise_ids = [
-            e for e in enterprise_ids if partition_of(e, settings.kafka.partitions) in mine
-        ]
+        enterprise_ids = list(filter(ownership(), enterprise_ids))
         for enterprise_id in enterprise_ids:
             if enterprise_id in ctx.engine.states:
                 continue  # cached: the table holds nothing newer
@@ -177,6 +175,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         # A new, changed or revoked filing changes the enterprise's credit: re-score it.
         # Only enterprises with a history: a register of 100k enterprises loaded at start-up
         # must not mean 100k scores and state writes; the others are scored when first active.
+        owned = ownership()
         dirty = {
             e
             for e in ctx.dirty
@@ -186,14 +185,16 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         if dirty:
             await rescore(dirty, "filing")
         # Enterprises active since their last score (batches score only the urgent ones).
+        owned = ownership()  # a rebalance may have come during the re-scores' awaits
         active = {e for e in ctx.supervisor.deferred if owned(e)} - dirty
         ctx.supervisor.deferred.clear()
         if active:
             await rescore(active, "activity")
-        ctx.update_gauges(owned)
+        ctx.update_gauges(ownership())
 
     async def daily() -> None:
         # Decay: findings weigh less every day even when nothing happens.
+        owned = ownership()
         await rescore({key.decode() for key in list(state.keys()) if owned(key.decode())}, "daily")
 
     app.timer(RESCORE_INTERVAL_S)(reference_changes)

@@ -346,12 +346,12 @@ def stack_cpu(stack: Stack) -> dict[str, float]:
     }
 
 
-def store_inserts(stack: Stack) -> float:
-    return total(stack.writer.metrics(), "xbmon_store_inserts_total") if stack.writer else 0.0
-
-
-def stored_rows(stack: Stack) -> float:
-    return total(stack.writer.metrics(), "xbmon_store_rows_total") if stack.writer else 0.0
+def writer_totals(stack: Stack) -> tuple[float, float]:
+    """Rows the store writer has stored so far, and in how many inserts (one scrape)."""
+    if stack.writer is None:
+        return 0.0, 0.0
+    samples = stack.writer.metrics()
+    return total(samples, "xbmon_store_rows_total"), total(samples, "xbmon_store_inserts_total")
 
 
 def status_mb(pid: int, field: str = "VmHWM") -> float:
@@ -543,7 +543,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                 ("logs", TRANSFER_LOGS.name, logs_backlog),
             ):
                 start = offsets.committed(topic, options.partitions)
-                cpu, inserts, rows = stack_cpu(stack), store_inserts(stack), stored_rows(stack)
+                cpu, (rows, inserts) = stack_cpu(stack), writer_totals(stack)
                 produced = produce(stack, backlog)
                 rate = drain_rate(offsets, topic, options.partitions, start, produced, 600)
                 result.store_catch_up_s = caught_up(stack, 900)
@@ -552,8 +552,9 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                     role: round((used - cpu[role]) / count * 1e6, 1)
                     for role, used in stack_cpu(stack).items()
                 }
+                rows_now, inserts_now = writer_totals(stack)
                 result.rows_per_insert[name] = round(
-                    (stored_rows(stack) - rows) / max(1.0, store_inserts(stack) - inserts)
+                    (rows_now - rows) / max(1.0, inserts_now - inserts)
                 )
                 ends = {p: start.get(p, 0) + len(r) for p, r in produced.items()}
                 base = baseline(stack.bootstrap, topic, ends, start)

@@ -37,7 +37,7 @@ def encode_state(state: EnterpriseState) -> bytes:
     # One fragment of the windows' cached encodings (hundreds open under the 24 h grace).
     windows = orjson.Fragment(
         b"["
-        + b",".join([w.encoded or _window(key, w) for key, w in state.ordered_windows()])
+        + b",".join([w.encoded or _encode_window(key, w) for key, w in state.ordered_windows()])
         + b"]"
     )
     document = {
@@ -54,21 +54,21 @@ def encode_state(state: EnterpriseState) -> bytes:
     return orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_UTC_Z)
 
 
-def _window(key: WindowKey, w: WindowAggregate) -> bytes:
-    if w.encoded is None:
-        country, start = key
-        w.encoded = orjson.dumps(
-            [
-                country,
-                format_datetime(start),
-                w.declared_bytes,
-                w.declared_logs,
-                sorted(w.declared_categories),
-                w.observed_bytes,
-                w.observed_flows,
-                sorted(w.observed_dlp),
-            ]
-        )
+def _encode_window(key: WindowKey, w: WindowAggregate) -> bytes:
+    """Encode a window and keep its bytes on it until it changes."""
+    country, start = key
+    w.encoded = orjson.dumps(
+        [
+            country,
+            format_datetime(start),
+            w.declared_bytes,
+            w.declared_logs,
+            sorted(w.declared_categories),
+            w.observed_bytes,
+            w.observed_flows,
+            sorted(w.observed_dlp),
+        ]
+    )
     return w.encoded
 
 

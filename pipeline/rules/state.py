@@ -147,7 +147,7 @@ class EnterpriseState:
     def ordered_windows(self) -> list[tuple[WindowKey, WindowAggregate]]:
         """The open windows by country and start (sorted once, then kept in order)."""
         if self.window_order is None:
-            self.window_order = sorted(self.windows.items(), key=lambda item: item[0])
+            self.window_order = sorted(self.windows.items(), key=_key_of)
         return self.window_order
 
     def earliest(self) -> datetime | None:
