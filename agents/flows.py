@@ -29,11 +29,13 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
             messages = to_messages(events)
             metrics.BATCH_SIZE.labels("flows").observe(len(messages))
             try:
-                by_enterprise, dead = ctx.process_flows(messages)
-                for enterprise_id, share in sorted(by_enterprise.items()):
-                    await attributed.send(key=enterprise_id.encode(), value=share.encode())
+                with metrics.BATCH_STAGE_SECONDS.labels("flows", "evaluate").time():
+                    by_enterprise, dead = ctx.process_flows(messages)
+                with metrics.BATCH_STAGE_SECONDS.labels("flows", "publish").time():
+                    for enterprise_id, share in sorted(by_enterprise.items()):
+                        await attributed.send(key=enterprise_id.encode(), value=share.encode())
+                    await output.publish([], dead)
                 metrics.AGGREGATES_SENT.inc(len(by_enterprise))
-                await output.publish([], dead)
                 output.observe_latency(messages)
             except Exception as exc:
                 log.exception("flow batch failed; dead-lettering %d messages", len(messages))

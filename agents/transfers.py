@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 STATE_TABLE = "enterprise-state"
 SEEN_TABLE = "transfer-ids"  # archived chunks of evaluated transfer_ids, per enterprise
 RESCORE_INTERVAL_S = 5.0
+STAGE = metrics.BATCH_STAGE_SECONDS.labels
 
 
 def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) -> Any:
@@ -107,16 +108,20 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             messages = to_messages(events)
             metrics.BATCH_SIZE.labels("transfers").observe(len(messages))
             try:
-                out = ctx.process_transfers(messages)
+                with STAGE("transfers", "evaluate").time():
+                    out = ctx.process_transfers(messages)
                 # Snapshot the state this batch produced before any await: a rebalance may
                 # drop the cache meanwhile. It is saved only once the findings are acked, so a
                 # crash in between replays the batch instead of losing its findings.
-                snapshot, chunks = snapshot_states(out.touched)
-                await output.emit(out, messages)
-                for key, raw in chunks.items():
-                    seen_ids[key] = raw
-                for key, raw in snapshot.items():
-                    state[key] = raw
+                with STAGE("transfers", "snapshot").time():
+                    snapshot, chunks = snapshot_states(out.touched)
+                with STAGE("transfers", "publish").time():
+                    await output.emit(out, messages)
+                with STAGE("transfers", "persist").time():
+                    for key, raw in chunks.items():
+                        seen_ids[key] = raw
+                    for key, raw in snapshot.items():
+                        state[key] = raw
             except Exception as exc:  # a bug, not data: keep every message of the batch
                 log.exception("transfer batch failed; dead-lettering %d messages", len(messages))
                 await output.dead_letter_batch(messages, exc)

@@ -157,6 +157,23 @@ def workers() -> cogbuilder.Builder[Panel]:
     )
 
 
+def batch_stages() -> cogbuilder.Builder[Panel]:
+    return prom_timeseries(
+        "Worker time by batch stage",
+        "Seconds per second each agent spends in each stage of its batches (summed over "
+        "workers): near 1 for an agent, its worker is saturated. evaluate is the rule engine; "
+        "snapshot and persist write the touched enterprises' state; publish includes the "
+        "wait for the broker's acks.",
+        [
+            promql(
+                "sum by (agent, stage) (rate(xbmon_batch_stage_seconds_sum[$__rate_interval]))",
+                "{{agent}} {{stage}}",
+            )
+        ],
+        unit="s",
+    )
+
+
 def findings_rate() -> cogbuilder.Builder[Panel]:
     return prom_timeseries(
         "Findings by severity",
@@ -180,6 +197,7 @@ PANELS: Final = [
     spool,
     alerts_open,
     workers,
+    batch_stages,
     findings_rate,
     evidence_log,
 ]

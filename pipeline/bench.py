@@ -108,6 +108,9 @@ class BenchResult:
     # (steadier than rates on shared cores, and where the cores go), and the writer's batching.
     cpu_us: dict[str, dict[str, float]] = field(default_factory=dict)
     rows_per_insert: dict[str, float] = field(default_factory=dict)
+    # Per backlog and the half-load phase: the workers' wall time a record in each agent's
+    # batch stages (`xbmon_batch_stage_seconds`), by "agent.stage".
+    stage_us: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def baseline_rps(self) -> float:
@@ -143,6 +146,7 @@ class BenchResult:
             "matching_us": self.matching_us,
             "cpu_us": self.cpu_us,
             "rows_per_insert": self.rows_per_insert,
+            "stage_us": self.stage_us,
             "latency_at": {
                 rate: {"p50_ms": at.p50_ms, "p99_ms": at.p99_ms, "max_ms": at.max_ms}
                 for rate, at in self.latency_at.items()
@@ -354,6 +358,27 @@ def writer_totals(stack: Stack) -> tuple[float, float]:
     return total(samples, "xbmon_store_rows_total"), total(samples, "xbmon_store_inserts_total")
 
 
+def stage_seconds(stack: Stack) -> dict[str, float]:
+    """Seconds the workers have spent so far in each agent's batch stages, by "agent.stage"."""
+    stages = {
+        f"{labels['agent']}.{labels['stage']}": value
+        for (name, pairs), value in stack.metrics().items()
+        if name == "xbmon_batch_stage_seconds_sum"
+        for labels in (dict(pairs),)
+    }
+    return dict(sorted(stages.items()))
+
+
+def per_record_us(
+    before: dict[str, float], after: dict[str, float], records: int
+) -> dict[str, float]:
+    """Microseconds a record of each counter's growth between two readings."""
+    return {
+        key: round((value - before.get(key, 0.0)) / max(1, records) * 1e6, 1)
+        for key, value in after.items()
+    }
+
+
 def status_mb(pid: int, field: str = "VmHWM") -> float:
     """A memory figure of /proc/PID/status in MB (VmHWM: peak RSS; VmRSS: current)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -544,14 +569,13 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
             ):
                 start = offsets.committed(topic, options.partitions)
                 cpu, (rows, inserts) = stack_cpu(stack), writer_totals(stack)
+                stages = stage_seconds(stack)
                 produced = produce(stack, backlog)
                 rate = drain_rate(offsets, topic, options.partitions, start, produced, 600)
                 result.store_catch_up_s = caught_up(stack, 900)
                 count = sum(map(_records_in, (v for _, _, v in backlog)))
-                result.cpu_us[name] = {
-                    role: round((used - cpu[role]) / count * 1e6, 1)
-                    for role, used in stack_cpu(stack).items()
-                }
+                result.cpu_us[name] = per_record_us(cpu, stack_cpu(stack), count)
+                result.stage_us[name] = per_record_us(stages, stage_seconds(stack), count)
                 rows_now, inserts_now = writer_totals(stack)
                 result.rows_per_insert[name] = round(
                     (rows_now - rows) / max(1.0, inserts_now - inserts)
@@ -562,6 +586,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                     f"{name}: {rate:,.0f} records/s; baseline {base:,.0f} records/s; CPU µs a "
                     f"record {result.cpu_us[name]}; {result.rows_per_insert[name]} rows an insert"
                 )
+                report(f"{name}: worker µs a record by batch stage {result.stage_us[name]}")
                 if name == "flows":
                     result.flows_rps, result.baseline_flows_rps = rate, base
                 else:
@@ -572,8 +597,15 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
             rng = random.Random(options.seed)
             records = mixed(world, rng, flows_loops + logs_loops)
             for label, fraction in (("half", 0.5), ("full", 1.0)):
+                stages = stage_seconds(stack)
                 latency, findings = paced_phase(stack, records, capacity * fraction, options, trace)
                 caught_up(stack, 900)
+                if label == "half":
+                    sent = round(capacity * fraction * options.duration_s)
+                    result.stage_us["half"] = per_record_us(stages, stage_seconds(stack), sent)
+                    report(
+                        f"half load: worker µs a record by batch stage {result.stage_us['half']}"
+                    )
                 report(
                     f"{label} load ({capacity * fraction:,.0f} records/s): p50 "
                     f"{latency.p50_ms:.0f} ms, p99 {latency.p99_ms:.0f} ms, max "

@@ -40,6 +40,15 @@ BATCH_SIZE = Histogram(
     ["agent"],
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
 )
+BATCH_STAGE_SECONDS = Histogram(
+    "xbmon_batch_stage_seconds",
+    "Wall time of an agent's batch by stage: evaluate (the engine), snapshot (encoding the "
+    "touched states), publish (building and sending its output, waiting for the broker's "
+    "acks: the event loop serves the other agent meanwhile, so this overlaps it), persist "
+    "(the state table writes). Where a saturated worker's time goes.",
+    ["agent", "stage"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
 STORE_ROWS = Counter("xbmon_store_rows_total", "Rows written to the evidence store.", ["table"])
 STORE_INSERTS = Counter(
     "xbmon_store_inserts_total",

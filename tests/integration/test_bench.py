@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.bench import cpu_seconds
+from pipeline.bench import cpu_seconds, per_record_us
 
 KEYS = ("flows_rps", "logs_rps", "baseline_rps", "ratio_flows", "ratio_logs", "p50_ms", "p99_ms")
 
@@ -45,6 +45,11 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
         assert set(summary["cpu_us"][phase]) == {"worker", "writer", "broker"}
         assert all(us > 0 for us in summary["cpu_us"][phase].values()), summary["cpu_us"]
         assert summary["rows_per_insert"][phase] >= 1
+    stages = summary["stage_us"]  # where the worker's batches spent their time
+    assert {"transfers.evaluate", "transfers.publish", "transfers.persist"} <= set(stages["logs"])
+    assert {"flows.evaluate", "flows.publish"} <= set(stages["flows"])
+    assert stages["logs"]["transfers.evaluate"] > 0 and stages["flows"]["flows.evaluate"] > 0
+    assert stages["half"]["transfers.evaluate"] > 0
     assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
 
 
@@ -71,3 +76,13 @@ def test_cpu_seconds_reads_this_process_and_zero_for_none() -> None:
         pass
     assert cpu_seconds(os.getpid()) - began == pytest.approx(0.2, abs=0.05)
     assert cpu_seconds(None) == 0.0
+
+
+def test_per_record_us_divides_each_counters_growth_by_the_records() -> None:
+    before = {"transfers.evaluate": 1.0}
+    after = {"transfers.evaluate": 1.5, "transfers.publish": 0.25}  # new since: from zero
+    assert per_record_us(before, after, 1000) == {
+        "transfers.evaluate": 500.0,
+        "transfers.publish": 250.0,
+    }
+    assert per_record_us({}, {"x": 1.0}, 0) == {"x": 1e6}  # no records: no division by zero
