@@ -41,12 +41,15 @@ class Output:
             EVIDENCE_ROWS.name, key_serializer="raw", value_serializer="raw"
         )
 
-    async def emit(self, out: BatchOutput, messages: Sequence[Message]) -> None:
-        """Everything a transfer batch produces, sent at once; one wait for all the acks."""
+    async def send(self, out: BatchOutput, messages: Sequence[Message]) -> list[Awaitable[Any]]:
+        """Everything a transfer batch produces, sent at once; the acks to wait for."""
         pending = await self._findings(out.findings, out.deadletters)
         pending += await self._supervision(out)
         pending += await self._rows(out, messages)
-        await asyncio.gather(*pending)
+        return pending
+
+    def acknowledged(self, out: BatchOutput, messages: Sequence[Message]) -> None:
+        """Count what a batch sent once the broker has all of it."""
         self.ctx.count_deadletters(list(out.deadletters))
         self.observe_latency(messages)
 

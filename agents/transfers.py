@@ -3,12 +3,17 @@
 Thin on purpose: raw events in, `WorkerContext.process_transfers`, then publish findings and
 dead letters, write evidence, persist the touched enterprises' state. Nothing escapes the loop:
 a batch that fails on a bug goes whole to the dead-letter topic, never silently acknowledged.
+A batch's output is sent at once; waiting for the broker's acks and then persisting
+(`settle`) run on a `SettleChain`, in order and one batch behind: the next batch is evaluated
+while the broker acknowledges this one.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any
 
 import faust
@@ -17,6 +22,7 @@ from mode import BaseSignalT
 
 from agents.events import to_messages
 from agents.output import Output
+from agents.settle import SettleChain, hold, release
 from pipeline import metrics
 from pipeline.rules.state import EnterpriseState
 from pipeline.state_codec import (
@@ -26,7 +32,7 @@ from pipeline.state_codec import (
     encode_state,
     seen_chunk_key,
 )
-from pipeline.stream_batch import partition_of
+from pipeline.stream_batch import BatchOutput, Message, partition_of
 from pipeline.topics import ALERT_ACTIONS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.worker import WorkerContext
 
@@ -100,31 +106,80 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         value_serializer="raw",
     )
 
+    chain = SettleChain()  # batches' and timers' state writes, in the order states were taken
+
     @app.agent(channel, name="xbmon.transfers", concurrency=1)
     async def transfers(stream: Any) -> None:
-        async for events in stream.take_events(
-            settings.batch_max_messages, within=settings.batch_within_s
-        ):
-            messages = to_messages(events)
-            metrics.BATCH_SIZE.labels("transfers").observe(len(messages))
-            try:
-                with STAGE("transfers", "evaluate").time():
-                    out = ctx.process_transfers(messages)
-                # Snapshot the state this batch produced before any await: a rebalance may
-                # drop the cache meanwhile. It is saved only once the findings are acked, so a
-                # crash in between replays the batch instead of losing its findings.
-                with STAGE("transfers", "snapshot").time():
-                    snapshot, chunks = snapshot_states(out.touched)
-                with STAGE("transfers", "publish").time():
-                    await output.emit(out, messages)
-                with STAGE("transfers", "persist").time():
-                    for key, raw in chunks.items():
-                        seen_ids[key] = raw
-                    for key, raw in snapshot.items():
-                        state[key] = raw
-            except Exception as exc:  # a bug, not data: keep every message of the batch
-                log.exception("transfer batch failed; dead-lettering %d messages", len(messages))
-                await output.dead_letter_batch(messages, exc)
+        loop = asyncio.get_running_loop()
+        last: asyncio.Task[None] | None = None
+        try:
+            async for events in stream.take_events(
+                settings.batch_max_messages, within=settings.batch_within_s
+            ):
+                messages = to_messages(events)
+                metrics.BATCH_SIZE.labels("transfers").observe(len(messages))
+                hold(events)  # acked once settled: the state written, or the batch dead-lettered
+                try:
+                    with STAGE("transfers", "evaluate").time():
+                        out = ctx.process_transfers(messages)
+                    # Snapshot the state this batch produced before any await: a rebalance may
+                    # drop the cache meanwhile.
+                    with STAGE("transfers", "snapshot").time():
+                        snapshot, chunks = snapshot_states(out.touched)
+                except Exception as exc:  # a bug, not data: keep every message of the batch
+                    log.exception("transfer batch failed; dead-lettering %d", len(messages))
+                    previous, last = last, chain.add(partial(dead_letter, messages, exc, events))
+                else:
+                    # Its place in the chain is taken before any await (a timer's snapshot
+                    # after this point includes this batch, so must be saved after it).
+                    sent: asyncio.Future[list[Awaitable[Any]]] = loop.create_future()
+                    step = partial(settle, sent, out, messages, snapshot, chunks, events)
+                    previous, last = last, chain.add(step)
+                    try:
+                        with STAGE("transfers", "publish").time():
+                            sent.set_result(await output.send(out, messages))
+                    except Exception as exc:  # settle dead-letters the batch
+                        sent.set_exception(exc)
+                    finally:
+                        if not sent.done():  # cancelled mid-send: the batch will be replayed
+                            sent.cancel()
+                if previous is not None:  # one batch settles while the next is evaluated
+                    with STAGE("transfers", "wait").time():
+                        await asyncio.wait([previous])
+        finally:
+            await chain.drain()
+
+    async def settle(
+        sent: asyncio.Future[list[Awaitable[Any]]],
+        out: BatchOutput,
+        messages: list[Message],
+        snapshot: dict[bytes, bytes],
+        chunks: dict[bytes, bytes],
+        events: Sequence[Any],
+    ) -> None:
+        """Once the broker has acked a batch's output, save its state, then ack its events.
+        A crash before the state is saved replays the batch instead of losing its findings;
+        the state is saved before the offsets can be committed."""
+        try:
+            with STAGE("transfers", "acks").time():
+                await asyncio.gather(*await sent)
+        except Exception as exc:  # the broker refused: keep every message of the batch
+            log.exception("transfer batch not acknowledged; dead-lettering it")
+            await dead_letter(messages, exc, events)
+            return
+        with STAGE("transfers", "persist").time():
+            for key, raw in chunks.items():
+                seen_ids[key] = raw
+            for key, raw in snapshot.items():
+                state[key] = raw
+        output.acknowledged(out, messages)
+        release(app, events)
+
+    async def dead_letter(
+        messages: list[Message], exc: BaseException, events: Sequence[Any]
+    ) -> None:
+        await output.dead_letter_batch(messages, exc)
+        release(app, events)
 
     def snapshot_states(touched: set[str]) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
         """Encoded states, and the transfer-id chunks archived now (written before them)."""
@@ -171,10 +226,16 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                 ctx.engine.states[enterprise_id] = held
         out = ctx.rescore(enterprise_ids, trigger)
         snapshot = {e.encode(): encode_state(ctx.engine.states[e]) for e in out.touched}
-        await output.publish_supervision(out)
-        await output.store(out, [])
-        for key, raw in snapshot.items():
-            state[key] = raw
+
+        async def persist() -> None:
+            await output.publish_supervision(out)
+            await output.store(out, [])
+            for key, raw in snapshot.items():
+                state[key] = raw
+
+        # Behind the batches evaluated before this snapshot: their state (which it includes)
+        # must not be saved before their findings are acknowledged.
+        await asyncio.wait([chain.add(persist)])
 
     async def reference_changes() -> None:
         # A new, changed or revoked filing changes the enterprise's credit: re-score it.

@@ -161,9 +161,10 @@ def batch_stages() -> cogbuilder.Builder[Panel]:
     return prom_timeseries(
         "Worker time by batch stage",
         "Seconds per second each agent spends in each stage of its batches (summed over "
-        "workers): near 1 for an agent, its worker is saturated. evaluate is the rule engine; "
-        "snapshot and persist write the touched enterprises' state; publish includes the "
-        "wait for the broker's acks.",
+        "workers). evaluate is the rule engine; snapshot and persist write the touched "
+        "enterprises' state; publish builds and sends the output; acks is the broker "
+        "acknowledging it, overlapped with the next batch; wait is the agent waiting for the "
+        "batch before to settle. evaluate + snapshot + publish + wait near 1: saturated.",
         [
             promql(
                 "sum by (agent, stage) (rate(xbmon_batch_stage_seconds_sum[$__rate_interval]))",

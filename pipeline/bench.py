@@ -63,6 +63,7 @@ class BenchOptions:
     matching_filings: tuple[int, ...] = (1_000, 100_000)  # reference sizes of the matching cost
     linger_s: float = 0.5  # paced load: a key's records wait at most this long for a message
     latency_rates: tuple[float, ...] = ()  # records/s of extra paced phases at fixed rates
+    broker_rtt_ms: float = 0.0  # the broker behind a proxy adding this round trip
 
 
 @dataclass
@@ -93,6 +94,7 @@ class BenchResult:
     filings: int
     flows_rps: float = 0.0
     logs_rps: float = 0.0
+    broker_rtt_ms: float = 0.0
     baseline_flows_rps: float = 0.0
     baseline_logs_rps: float = 0.0
     half: Latency | None = None
@@ -124,6 +126,7 @@ class BenchResult:
             "records_per_message": self.records_per_message,
             "enterprises": self.enterprises,
             "filings": self.filings,
+            "broker_rtt_ms": self.broker_rtt_ms,
             "flows_rps": round(self.flows_rps),
             "logs_rps": round(self.logs_rps),
             "baseline_rps": round(self.baseline_rps),
@@ -542,6 +545,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
     world, reference = load_world(options)
     filings = sum(isinstance(r, Filing) for r in reference)
     result = BenchResult(options.workers, options.records_per_message, options.enterprises, filings)
+    result.broker_rtt_ms = options.broker_rtt_ms
     k = options.records_per_message
     report(f"world: {len(world.logs)} logs, {len(world.flows)} flows; reference {len(reference)}")
     # Event time runs on from one backlog to the next, as it does on the wire: logs from
@@ -556,6 +560,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
         options.data_dir / "stack",
         partitions=options.partitions,
         extra_env={"XBMON_LATENCY_TRACE": str(trace)},
+        broker_rtt_ms=options.broker_rtt_ms,
     )
     with stack:
         stack.start(workers=options.workers, ready_timeout=120)

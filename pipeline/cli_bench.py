@@ -48,6 +48,10 @@ def bench(
         str,
         typer.Option(help="Also measure latency at these records/s, e.g. 1000,2000,4000."),
     ] = "",
+    broker_rtt_ms: Annotated[
+        float,
+        typer.Option(min=0, help="Put the broker this many ms of round trip away (a proxy)."),
+    ] = 0.0,
 ) -> None:
     """Measure the real worker against a bare consumer; last stdout line: JSON figures."""
     import shutil
@@ -73,6 +77,7 @@ def bench(
         linger_s=linger,
         matching_filings=tuple(int(n) for n in matching_filings.split(",")),
         latency_rates=tuple(float(r) for r in latency_at.split(",") if r.strip()),
+        broker_rtt_ms=broker_rtt_ms,
     )
     report = lambda line: err.print(f"[dim]bench[/dim] {line}")  # noqa: E731
     if soak is not None:

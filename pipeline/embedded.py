@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from pipeline.broker import LocalBroker, die_with_parent_hook, free_port
 from pipeline.kafka_admin import consumer_lag, ensure_topics
+from pipeline.latency_proxy import LatencyProxy
 from pipeline.metrics_client import Samples, scrape, total
 from pipeline.reference_rows import reference_row_messages
 from pipeline.reference_stream import reference_messages
@@ -109,7 +110,9 @@ class Stack:
     store: bool = True
     rules_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    broker_rtt_ms: float = 0.0  # > 0: the embedded broker behind a LatencyProxy (benches)
     broker: LocalBroker | None = None
+    proxy: LatencyProxy | None = None
     workers: list[WorkerProcess] = field(default_factory=list)
     writer: WorkerProcess | None = None
     gateway: WorkerProcess | None = None
@@ -120,7 +123,14 @@ class Stack:
         self, workers: int = 1, ready_timeout: float = 60.0, metrics_port: int | None = None
     ) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.bootstrap is None:
+        if self.bootstrap is None and self.broker_rtt_ms > 0:
+            port = free_port()
+            self.proxy = LatencyProxy(port, self.broker_rtt_ms).start()
+            self.broker = LocalBroker(
+                self.data_dir / "broker", port=port, advertised_port=self.proxy.port
+            ).start()
+            self.bootstrap = f"{self.proxy.host}:{self.proxy.port}"
+        elif self.bootstrap is None:
             self.broker = LocalBroker(self.data_dir / "broker").start()
             self.bootstrap = self.broker.bootstrap_servers
         ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
@@ -217,6 +227,8 @@ class Stack:
         if self.broker is not None:
             self.broker.stop()
             (self.data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
+        if self.proxy is not None:
+            self.proxy.stop()
 
     def __enter__(self) -> Self:
         return self

@@ -43,9 +43,10 @@ BATCH_SIZE = Histogram(
 BATCH_STAGE_SECONDS = Histogram(
     "xbmon_batch_stage_seconds",
     "Wall time of an agent's batch by stage: evaluate (the engine), snapshot (encoding the "
-    "touched states), publish (building and sending its output, waiting for the broker's "
-    "acks: the event loop serves the other agent meanwhile, so this overlaps it), persist "
-    "(the state table writes). Where a saturated worker's time goes.",
+    "touched states), publish (building and sending its output), acks (the broker "
+    "acknowledging it, while the next batch is evaluated), persist (the state table "
+    "writes), wait (the agent waiting for the batch before it to settle). Where a "
+    "saturated worker's time goes.",
     ["agent", "stage"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

@@ -29,6 +29,12 @@ class KafkaSettings(BaseModel):
     heartbeat_interval_s: float = Field(0.3, gt=0)
     commit_interval_s: float = Field(1.0, gt=0)
     fetch_max_wait_ms: int = Field(100, ge=0)
+    # The workers' producer keeps one batch per partition pending and one request in flight
+    # per broker: at Faust's 16 KiB a batch, every state (~60 KB after a day of traffic) and
+    # evidence-rows message was a batch of its own, one broker round trip each, in turn. A
+    # batch stays under Kafka's default message.max.bytes (1,048,588).
+    producer_batch_bytes: int = Field(1_000_000, ge=16_384)
+    producer_request_bytes: int = Field(8 * 1024 * 1024, ge=1_000_000)
 
 
 class ClickHouseSettings(BaseModel):

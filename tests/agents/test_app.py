@@ -75,3 +75,14 @@ def test_the_long_running_processes_collect_their_young_generation_less_often() 
     finally:
         gc.unfreeze()
         gc.set_threshold(*saved)
+
+
+def test_the_producer_batches_many_states_per_partition_not_one_per_round_trip() -> None:
+    # aiokafka keeps one batch pending per partition: at Faust's 16 KiB every state (tens of
+    # KB) was a batch, each waiting for the round trip of the one before.
+    settings = Settings(kafka={"producer_batch_bytes": 900_000})  # type: ignore[arg-type]
+    producer: Any = create_app(settings).app.producer
+    configured = producer._settings_default()
+    assert configured["max_batch_size"] == 900_000
+    assert configured["max_request_size"] == settings.kafka.producer_request_bytes
+    assert Settings().kafka.producer_batch_bytes <= 1_048_588  # Kafka's message.max.bytes

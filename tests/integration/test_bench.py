@@ -46,7 +46,7 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
         assert all(us > 0 for us in summary["cpu_us"][phase].values()), summary["cpu_us"]
         assert summary["rows_per_insert"][phase] >= 1
     stages = summary["stage_us"]  # where the worker's batches spent their time
-    assert {"transfers.evaluate", "transfers.publish", "transfers.persist"} <= set(stages["logs"])
+    assert {"transfers.evaluate", "transfers.acks", "transfers.persist"} <= set(stages["logs"])
     assert {"flows.evaluate", "flows.publish"} <= set(stages["flows"])
     assert stages["logs"]["transfers.evaluate"] > 0 and stages["flows"]["flows.evaluate"] > 0
     assert stages["half"]["transfers.evaluate"] > 0

@@ -1,0 +1,64 @@
+"""Settling batches in order without making the next batch wait for the broker.
+
+A transfer batch may save its enterprises' state only once its findings are acknowledged (a
+crash in between must replay the batch, not skip it), and after the state of every batch
+before it; its source events may be acked (made committable) only once its state is
+written. Waiting for those acks inside the agent's loop left the worker idle for a broker
+round trip per batch (about a quarter of a log's wall time in the bench). Here each batch's
+settling runs as a step of a chain: steps run one after the other in the order they were
+added, while the agent already evaluates the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class SettleChain:
+    """Runs steps strictly in the order they were added, each after the one before."""
+
+    def __init__(self) -> None:
+        self._tail: asyncio.Task[None] | None = None
+
+    def add(self, step: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Queue `step` after every step added before it; returns its task.
+
+        Add synchronously right after the state it writes was computed: the chain's order is
+        then the order in which states were taken, so none is overwritten by an older one.
+        """
+        previous = self._tail
+
+        async def run() -> None:
+            if previous is not None:
+                await asyncio.wait([previous])  # its own failure is its own: go on
+            try:
+                await step()
+            except Exception:  # a bug in a step must not stall every later one
+                log.exception("settling a batch failed")
+
+        task = self._tail = asyncio.ensure_future(run())
+        return task
+
+    async def drain(self) -> None:
+        """Wait until every step added so far has run."""
+        if self._tail is not None:
+            await asyncio.wait([self._tail])
+
+
+def hold(events: Sequence[Any]) -> None:
+    """Keep the events unacked past Faust's take() (it acks a batch when the next is taken)."""
+    for event in events:
+        event.message.incref()
+
+
+def release(app: Any, events: Sequence[Any]) -> None:
+    """Ack the held events: their offsets become committable."""
+    for event in events:
+        message = event.message
+        if message.ack(app.consumer):  # the final ack: take() already dropped its reference
+            app.sensors.on_message_out(message.tp, message.offset, message)
