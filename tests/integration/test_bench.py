@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from pipeline.bench import cpu_seconds, per_record_us
+from pipeline.bench import cpu_seconds, crossing, drain_rate, per_record_us
 
 KEYS = ("flows_rps", "logs_rps", "baseline_rps", "ratio_flows", "ratio_logs", "p50_ms", "p99_ms")
 
@@ -45,6 +45,7 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
         assert set(summary["cpu_us"][phase]) == {"worker", "writer", "broker"}
         assert all(us > 0 for us in summary["cpu_us"][phase].values()), summary["cpu_us"]
         assert summary["rows_per_insert"][phase] >= 1
+        assert isinstance(summary["producer_bound"][phase], bool)
     stages = summary["stage_us"]  # where the worker's batches spent their time
     assert {"transfers.evaluate", "transfers.acks", "transfers.persist"} <= set(stages["logs"])
     assert {"flows.evaluate", "flows.publish"} <= set(stages["flows"])
@@ -86,3 +87,17 @@ def test_per_record_us_divides_each_counters_growth_by_the_records() -> None:
         "transfers.publish": 250.0,
     }
     assert per_record_us({}, {"x": 1.0}, 0) == {"x": 1e6}  # no records: no division by zero
+
+
+def test_drain_rate_interpolates_the_10_and_90_percent_crossings() -> None:
+    # Progress of 100 records/s, sampled every 0.1 s: 10 % and 90 % of 100 records are 0.8 s
+    # apart, whatever the polls' phase.
+    began = time.monotonic()
+    rate, at_90 = drain_rate(lambda: min(100.0, 100 * (time.monotonic() - began)), 100, 30)
+    assert rate == pytest.approx(100, rel=0.2)
+    assert at_90 - began == pytest.approx(0.9, abs=0.15)
+    marks = [(0.0, 0.0), (1.0, 0.0), (1.1, 95.0), (2.0, 100.0)]  # a jump past both marks
+    assert crossing(marks, 10) == pytest.approx(1.0 + 0.1 * 10 / 95)
+    assert crossing(marks, 90) == pytest.approx(1.0 + 0.1 * 90 / 95)
+    with pytest.raises(ValueError):
+        crossing(marks, 101)
