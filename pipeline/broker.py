@@ -248,8 +248,9 @@ class LocalBroker:
 
     @property
     def bootstrap_servers(self) -> str:
-        """`host:port` for Kafka clients (the listener is also the advertised address)."""
-        return f"{self.host}:{self.port}"
+        """`host:port` for Kafka clients: the advertised address (a proxy's, when one is in
+        front), so the bootstrap connection goes where every later one does."""
+        return f"{self.host}:{self.advertised_port or self.port}"
 
     @property
     def log_path(self) -> Path:

@@ -123,15 +123,16 @@ class Stack:
         self, workers: int = 1, ready_timeout: float = 60.0, metrics_port: int | None = None
     ) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.bootstrap is None and self.broker_rtt_ms > 0:
-            port = free_port()
-            self.proxy = LatencyProxy(port, self.broker_rtt_ms).start()
+        if self.bootstrap is None:
+            port = None
+            if self.broker_rtt_ms > 0:  # Tansu advertises the proxy: every connection crosses it
+                port = free_port()
+                self.proxy = LatencyProxy(port, self.broker_rtt_ms).start()
             self.broker = LocalBroker(
-                self.data_dir / "broker", port=port, advertised_port=self.proxy.port
+                self.data_dir / "broker",
+                port=port,
+                advertised_port=self.proxy.port if self.proxy else None,
             ).start()
-            self.bootstrap = f"{self.proxy.host}:{self.proxy.port}"
-        elif self.bootstrap is None:
-            self.broker = LocalBroker(self.data_dir / "broker").start()
             self.bootstrap = self.broker.bootstrap_servers
         ensure_topics(self.bootstrap, ALL_TOPICS, self.partitions, 1)
         # Where CLI commands run beside `xbmon up` (e.g. `xbmon alerts resolve`) find it.

@@ -58,8 +58,8 @@ def main() -> None:
     round_trip_ms = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
     broker_port = free_port()
     proxy = LatencyProxy(broker_port, round_trip_ms).start()
-    with LocalBroker(tempfile.mkdtemp(), port=broker_port, advertised_port=proxy.port):
-        bootstrap = f"{proxy.host}:{proxy.port}"
+    with LocalBroker(tempfile.mkdtemp(), port=broker_port, advertised_port=proxy.port) as broker:
+        bootstrap = broker.bootstrap_servers
         admin = KafkaAdminClient(bootstrap_servers=bootstrap)
         admin.create_topics([NewTopic("states", PARTITIONS, 1)])
         admin.close()

@@ -70,7 +70,8 @@ def test_broker_connection_cut_and_restored(
     port = free_port()
     proxy = tcp_proxy(port)
     broker = LocalBroker(tmp_path / "broker", port=port, advertised_port=proxy.port).start()
-    bootstrap = f"127.0.0.1:{proxy.port}"
+    bootstrap = broker.bootstrap_servers
+    assert bootstrap == f"127.0.0.1:{proxy.port}"  # clients start at the proxy too
     views: list[tuple[float, tuple[str, frozenset[str], dict[int, int]]]] = []
     sampling = threading.Event()
     sampling.set()
