@@ -20,7 +20,8 @@ from pipeline.broker import DEFAULT_HOST, free_port
 
 
 class LatencyProxy:
-    """Forwards `listen_port` to `target_port`, each direction delayed by half `rtt_ms`."""
+    """Forwards its own free `port` to `target_port`, each direction delayed by half
+    `rtt_ms`."""
 
     def __init__(self, target_port: int, rtt_ms: float, host: str = DEFAULT_HOST) -> None:
         self.host, self.target_port = host, target_port
