@@ -3,9 +3,10 @@
 Thin on purpose: raw events in, `WorkerContext.process_transfers`, then publish findings and
 dead letters, write evidence, persist the touched enterprises' state. Nothing escapes the loop:
 a batch that fails on a bug goes whole to the dead-letter topic, never silently acknowledged.
-A batch's output is sent at once; waiting for the broker's acks and then persisting
-(`settle`) run on a `SettleChain`, in order and one batch behind: the next batch is evaluated
-while the broker acknowledges this one.
+A batch's output is sent at once; waiting for the broker's acks (`settle`) and writing the
+state (`persist`) run on a `SettleChain`, in order and one batch behind: the next batch is
+evaluated while the broker acknowledges this one. The state of the batches of up to
+`state_flush_interval_s` is written once, behind all of them; their events are acked after.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from mode import BaseSignalT
 
 from agents.events import to_messages
 from agents.output import Output
-from agents.settle import SettleChain, hold, release
+from agents.settle import SettleChain, Unsaved, hold, release
 from pipeline import metrics
 from pipeline.rules.state import EnterpriseState
 from pipeline.state_codec import (
@@ -82,6 +83,8 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
     async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
         # Another worker may own these enterprises next: our cached state of them goes stale.
+        # (Faust waited for every held event first, so the batches' states are written.)
+        save_unsaved()
         ctx.forget_partitions({tp.partition for tp in revoked if tp.topic == TRANSFER_LOGS.name})
 
     @state.on_recover
@@ -107,6 +110,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
     )
 
     chain = SettleChain()  # batches' and timers' state writes, in the order states were taken
+    unsaved = Unsaved(settings.state_flush_interval_s)
 
     @app.agent(channel, name="xbmon.transfers", concurrency=1)
     async def transfers(stream: Any) -> None:
@@ -118,14 +122,10 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             ):
                 messages = to_messages(events)
                 metrics.BATCH_SIZE.labels("transfers").observe(len(messages))
-                hold(events)  # acked once settled: the state written, or the batch dead-lettered
+                hold(events)  # acked once its state is written, or the batch dead-lettered
                 try:
                     with STAGE("transfers", "evaluate").time():
                         out = ctx.process_transfers(messages)
-                    # Snapshot the state this batch produced before any await: a rebalance may
-                    # drop the cache meanwhile.
-                    with STAGE("transfers", "snapshot").time():
-                        snapshot, chunks = snapshot_states(out.touched)
                 except Exception as exc:  # a bug, not data: keep every message of the batch
                     log.exception("transfer batch failed; dead-lettering %d", len(messages))
                     previous, last = last, chain.add(partial(dead_letter, messages, exc, events))
@@ -133,8 +133,10 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     # Its place in the chain is taken before any await (a timer's snapshot
                     # after this point includes this batch, so must be saved after it).
                     sent: asyncio.Future[list[Awaitable[Any]]] = loop.create_future()
-                    step = partial(settle, sent, out, messages, snapshot, chunks, events)
-                    previous, last = last, chain.add(step)
+                    previous, last = last, chain.add(partial(settle, sent, out, messages))
+                    unsaved.add(out.touched, events)
+                    if unsaved.due():  # snapshot now, before any await: the cache may go
+                        save_unsaved()
                     try:
                         with STAGE("transfers", "publish").time():
                             sent.set_result(await output.send(out, messages))
@@ -147,32 +149,44 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     with STAGE("transfers", "wait").time():
                         await asyncio.wait([previous])
         finally:
+            save_unsaved()
             await chain.drain()
 
     async def settle(
-        sent: asyncio.Future[list[Awaitable[Any]]],
-        out: BatchOutput,
-        messages: list[Message],
-        snapshot: dict[bytes, bytes],
-        chunks: dict[bytes, bytes],
-        events: Sequence[Any],
+        sent: asyncio.Future[list[Awaitable[Any]]], out: BatchOutput, messages: list[Message]
     ) -> None:
-        """Once the broker has acked a batch's output, save its state, then ack its events.
-        A crash before the state is saved replays the batch instead of losing its findings;
-        the state is saved before the offsets can be committed."""
+        """Wait until the broker has acked a batch's output. Its state is written, and its
+        events acked, by the `persist` queued after it: a crash before then replays the
+        batch instead of losing its findings, and the state is written before the offsets
+        can be committed."""
         try:
             with STAGE("transfers", "acks").time():
                 await asyncio.gather(*await sent)
         except Exception as exc:  # the broker refused: keep every message of the batch
             log.exception("transfer batch not acknowledged; dead-lettering it")
-            await dead_letter(messages, exc, events)
+            await output.dead_letter_batch(messages, exc)  # its events: acked by `persist`
             return
+        output.acknowledged(out, messages)
+
+    def save_unsaved() -> None:
+        """Queue one write of every state the batches since the last one touched, behind
+        them on the chain; their events are acked once it is written. Call synchronously
+        after an evaluation: the snapshot must be the state the batches before it left."""
+        touched, events = unsaved.take()
+        if not events:
+            return
+        with STAGE("transfers", "snapshot").time():
+            snapshot, chunks = snapshot_states(touched)
+        chain.add(partial(persist, snapshot, chunks, events))
+
+    async def persist(
+        snapshot: dict[bytes, bytes], chunks: dict[bytes, bytes], events: Sequence[Any]
+    ) -> None:
         with STAGE("transfers", "persist").time():
             for key, raw in chunks.items():
                 seen_ids[key] = raw
             for key, raw in snapshot.items():
                 state[key] = raw
-        output.acknowledged(out, messages)
         release(app, events)
 
     async def dead_letter(
@@ -227,15 +241,17 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         out = ctx.rescore(enterprise_ids, trigger)
         snapshot = {e.encode(): encode_state(ctx.engine.states[e]) for e in out.touched}
 
-        async def persist() -> None:
+        async def publish_and_save() -> None:
             await output.publish_supervision(out)
             await output.store(out, [])
             for key, raw in snapshot.items():
                 state[key] = raw
 
         # Behind the batches evaluated before this snapshot: their state (which it includes)
-        # must not be saved before their findings are acknowledged.
-        await asyncio.wait([chain.add(persist)])
+        # must not be saved before their findings are acknowledged, nor before their seen ids
+        # are (a replay would count them twice): their own write goes first.
+        save_unsaved()
+        await asyncio.wait([chain.add(publish_and_save)])
 
     async def reference_changes() -> None:
         # A new, changed or revoked filing changes the enterprise's credit: re-score it.
@@ -263,6 +279,13 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         owned = ownership()
         await rescore({key.decode() for key in list(state.keys()) if owned(key.decode())}, "daily")
 
+    async def save_when_due() -> None:
+        # When batches stop coming, their state is still written (and their events acked).
+        if unsaved.due():
+            save_unsaved()
+
+    if settings.state_flush_interval_s > 0:
+        app.timer(max(settings.state_flush_interval_s / 2, 0.05))(save_when_due)
     app.timer(RESCORE_INTERVAL_S)(reference_changes)
     app.timer(settings.score_decay_interval_s)(daily)
     return transfers

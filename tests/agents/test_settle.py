@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from faust.types.tuples import TP, ConsumerMessage
 
-from agents.settle import SettleChain, hold, release
+from agents.settle import SettleChain, Unsaved, hold, release
 
 
 def test_steps_run_in_the_order_added_whatever_each_waits() -> None:
@@ -101,3 +101,34 @@ def test_held_events_outlive_the_take_ack_and_are_committable_once_released() ->
     assert app.consumer.acked == [7, 8] and app.sensors.out == [7, 8]
     release(app, events)  # acking twice changes nothing
     assert app.consumer.acked == [7, 8]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_unsaved_batches_are_due_when_the_oldest_has_waited_the_interval() -> None:
+    clock = Clock()
+    unsaved = Unsaved(0.5, clock)
+    assert not unsaved.due()  # nothing gathered: nothing to write
+    unsaved.add({"E1"}, ["a"])
+    clock.now += 0.3
+    unsaved.add({"E2", "E1"}, ["b", "c"])
+    assert not unsaved.due()
+    clock.now += 0.2  # 0.5 s since the first batch, 0.2 s since the second
+    assert unsaved.due()
+    assert unsaved.take() == ({"E1", "E2"}, ["a", "b", "c"])
+    assert not unsaved.due() and unsaved.take() == (set(), [])
+    unsaved.add({"E3"}, ["d"])  # the interval counts again from the next batch
+    clock.now += 0.49
+    assert not unsaved.due()
+
+
+def test_unsaved_with_no_interval_is_due_after_every_batch() -> None:
+    unsaved = Unsaved(0.0, Clock())
+    unsaved.add({"E1"}, ["a"])
+    assert unsaved.due()
