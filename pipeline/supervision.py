@@ -109,6 +109,26 @@ def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> Non
     profile.resolved &= {kept[0] for kept in profile.findings}
 
 
+def finding_records(profile: ScoringProfile) -> tuple[FindingRecord, ...]:
+    """The kept findings as the model sees them, each built once (again once resolved)."""
+    cache, resolved = profile.records, profile.resolved
+    records = []
+    for finding_id, rule_id, severity, ts in profile.findings:
+        record = cache.get(finding_id)
+        is_resolved = finding_id in resolved
+        if record is None or record.resolved != is_resolved:
+            record = cache[finding_id] = FindingRecord.model_construct(  # our own findings:
+                rule_id=cast(RuleId, rule_id),  # validated once already
+                severity=cast(SeverityName, severity),
+                ts=ts,
+                resolved=is_resolved,
+            )
+        records.append(record)
+    if len(cache) > 2 * len(records) + 64:  # pruned findings: let their records go
+        profile.records = {f[0]: cache[f[0]] for f in profile.findings}
+    return tuple(records)
+
+
 def scoring_inputs(
     enterprise_id: str, state: EnterpriseState, engine: Engine, now: datetime
 ) -> ScoringInputs:
@@ -129,15 +149,7 @@ def scoring_inputs(
     return ScoringInputs(
         enterprise_id=enterprise_id,
         is_ciio=enterprise.is_ciio,
-        findings=tuple(  # from our own validated findings: no second validation
-            FindingRecord.model_construct(
-                rule_id=cast(RuleId, r),
-                severity=cast(SeverityName, s),
-                ts=ts,
-                resolved=i in profile.resolved,
-            )
-            for i, r, s, ts in profile.findings
-        ),
+        findings=finding_records(profile),
         valid_filings=len(valid),
         has_certification=any(f.kind == "certification" for f in valid),
         covered_destinations=frozenset(covered),

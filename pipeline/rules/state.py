@@ -10,8 +10,12 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pipeline.rules.categories import matches_any
+
+if TYPE_CHECKING:
+    from pipeline.scoring.model import FindingRecord
 
 
 @dataclass
@@ -95,6 +99,9 @@ class ScoringProfile:
     alerts: dict[str, str] = field(default_factory=dict)  # alert_id -> Alert JSON (recent days)
     # When `alerts` was last pruned (not persisted: a recovered profile is pruned at once).
     alerts_pruned_at: datetime | None = field(default=None, compare=False, repr=False)
+    # The scoring model's record of each kept finding, by finding id (not persisted: rebuilt
+    # on demand). Every re-score reads all of them; building them anew was most of its cost.
+    records: dict[str, FindingRecord] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass

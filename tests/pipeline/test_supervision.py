@@ -11,7 +11,7 @@ from pipeline.reference_files import load_country_risk
 from pipeline.rules.engine import Engine
 from pipeline.rules.reference import ReferenceIndex
 from pipeline.scoring.config import default_scoring_config
-from pipeline.supervision import ALERTS_KEPT, Supervisor, scoring_inputs
+from pipeline.supervision import ALERTS_KEPT, Supervisor, finding_records, scoring_inputs
 from schemas.models import Enterprise, Filing, TransferLog
 
 E1 = "91110000600037341L"
@@ -136,6 +136,18 @@ def test_a_resolved_alert_stops_its_findings_counting_as_unresolved() -> None:
     }
     assert unresolved[before] < 0 and unresolved[after[0].score] == 0
     assert after[0].score.credit > before.credit
+
+
+def test_finding_records_are_kept_between_scores_and_follow_resolution_and_pruning() -> None:
+    profile = supervisor().engine.state(E1).profile
+    profile.findings = [(f"f{i}", "XB-PATH-MISSING", "high", NOW) for i in range(100)]
+    first = finding_records(profile)
+    assert finding_records(profile)[0] is first[0]  # not rebuilt for the next score
+    profile.resolved.add("f0")
+    assert finding_records(profile)[0].resolved and not first[0].resolved
+    profile.findings = profile.findings[-2:]  # pruned: their records go with them
+    assert [r.resolved for r in finding_records(profile)] == [False, False]
+    assert set(profile.records) == {"f98", "f99"}
 
 
 def test_alerts_not_updated_within_two_days_are_pruned() -> None:
