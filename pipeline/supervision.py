@@ -8,6 +8,7 @@ enterprise's tier policy, and the results travel with the batch output.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -94,19 +95,32 @@ def record_window(profile: ScoringProfile, window: ClosedWindow, config: RulesCo
 
 def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> None:
     """Remember a batch's findings of one enterprise (each once), then prune once."""
-    known = {kept[0] for kept in profile.findings}
+    kept = profile.findings  # oldest first
+    known = {k[0] for k in kept}
+    new: list[tuple[str, str, str, datetime]] = []
     for finding in findings:
         if finding.finding_id not in known:
             known.add(finding.finding_id)
-            profile.findings.append(
-                (finding.finding_id, finding.rule_id, finding.severity, finding.ts)
-            )
-    if not profile.findings:
+            new.append((finding.finding_id, finding.rule_id, finding.severity, finding.ts))
+    if not new:  # the kept ones are already ordered and pruned
+        profile.resolved &= known
         return
-    profile.findings.sort(key=lambda kept: kept[3])
-    horizon = profile.findings[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
-    profile.findings = [f for f in profile.findings if f[3] >= horizon][-FINDINGS_KEPT_MAX:]
-    profile.resolved &= {kept[0] for kept in profile.findings}
+    in_order = not kept or min(n[3] for n in new) >= kept[-1][3]
+    kept.extend(new)
+    if in_order:  # the usual case: only the new ones to order (stably, as a full sort would)
+        kept[-len(new) :] = sorted(new, key=_ts)
+    else:
+        kept.sort(key=_ts)
+    horizon = kept[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
+    start = max(bisect_left(kept, horizon, key=_ts), len(kept) - FINDINGS_KEPT_MAX)
+    if start > 0:
+        profile.findings = kept[start:]
+    if profile.resolved:
+        profile.resolved &= {k[0] for k in profile.findings}
+
+
+def _ts(kept: tuple[str, str, str, datetime]) -> datetime:
+    return kept[3]
 
 
 def finding_records(profile: ScoringProfile) -> tuple[FindingRecord, ...]:

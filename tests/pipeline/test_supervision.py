@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from pipeline.alerts import Alert
@@ -10,8 +12,17 @@ from pipeline.config import default_rules_config
 from pipeline.reference_files import load_country_risk
 from pipeline.rules.engine import Engine
 from pipeline.rules.reference import ReferenceIndex
+from pipeline.rules.state import ScoringProfile
 from pipeline.scoring.config import default_scoring_config
-from pipeline.supervision import ALERTS_KEPT, Supervisor, finding_records, scoring_inputs
+from pipeline.supervision import (
+    ALERTS_KEPT,
+    FINDINGS_KEPT_DAYS,
+    FINDINGS_KEPT_MAX,
+    Supervisor,
+    finding_records,
+    record_findings,
+    scoring_inputs,
+)
 from schemas.models import Enterprise, Filing, TransferLog
 
 E1 = "91110000600037341L"
@@ -136,6 +147,44 @@ def test_a_resolved_alert_stops_its_findings_counting_as_unresolved() -> None:
     }
     assert unresolved[before] < 0 and unresolved[after[0].score] == 0
     assert after[0].score.credit > before.credit
+
+
+def _record_findings_plainly(profile: ScoringProfile, findings: list[Any]) -> None:
+    """The rule as first written (append unknown ids, sort, prune by age and count)."""
+    known = {kept[0] for kept in profile.findings}
+    for f in findings:
+        if f.finding_id not in known:
+            known.add(f.finding_id)
+            profile.findings.append((f.finding_id, f.rule_id, f.severity, f.ts))
+    if not profile.findings:
+        return
+    profile.findings.sort(key=lambda kept: kept[3])
+    horizon = profile.findings[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
+    profile.findings = [f for f in profile.findings if f[3] >= horizon][-FINDINGS_KEPT_MAX:]
+    profile.resolved &= {kept[0] for kept in profile.findings}
+
+
+def test_recorded_findings_are_those_of_the_plain_rule() -> None:
+    rng = random.Random(7)
+    fast, plain = ScoringProfile(), ScoringProfile()
+    for step in range(300):
+        batch = [
+            SimpleNamespace(
+                finding_id=f"f{rng.randrange(900)}",  # repeats: kept once
+                rule_id="XB-PATH-MISSING",
+                severity="high",
+                ts=NOW + timedelta(days=step * 3 - rng.randrange(900)),  # late ones too
+            )
+            for _ in range(rng.randrange(6))
+        ]
+        resolved = {f"f{rng.randrange(900)}"} if step % 7 == 0 else set()
+        fast.resolved |= resolved
+        plain.resolved |= resolved
+        record_findings(fast, batch)  # type: ignore[arg-type]
+        _record_findings_plainly(plain, batch)
+        assert fast.findings == plain.findings
+        assert fast.resolved == plain.resolved
+    assert len(plain.findings) > 100  # the case exercised pruning by age or count
 
 
 def test_finding_records_are_kept_between_scores_and_follow_resolution_and_pruning() -> None:
