@@ -125,6 +125,17 @@ def test_a_revoked_filing_changes_the_verdict_of_the_next_transfer(stack: Stack)
     ]
 
 
+def test_a_lone_batch_is_committed_once_its_state_write_is_due(stack: Stack) -> None:
+    # Every touched enterprise is scored in its batch: no re-score timer writes the state,
+    # only the state write due after `state_flush_interval_s`, then the offset commit.
+    stack.extra_env["XBMON_SCORE_MIN_INTERVAL_S"] = "0"
+    # No reference either: a filing would make a re-score (and a state write) due as well.
+    stack.start(workers=1)
+    send_logs(stack, log("a", T0))
+    wait_until(lambda: evaluated(stack) >= 1, 20, "the transfer")
+    wait_until(lambda: stack.lag(TRANSFER_LOGS.name) == 0, 10, "its offset committed")
+
+
 @pytest.mark.parametrize("how", ["terminate", "kill"])
 def test_yearly_counts_survive_a_worker_restart(stack: Stack, how: str) -> None:
     # Every evaluated id goes to an archived chunk at once: the restart must recover those too.
