@@ -152,6 +152,16 @@ SAMPLE = (
 )
 
 
+def ready(port: int, server: subprocess.Popen[bytes]) -> bool:
+    if server.poll() is not None:
+        raise RuntimeError(f"Prometheus exited with {server.returncode}; see prometheus.log")
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:  # not listening yet (URLError is an OSError)
+        return False
+
+
 def query(port: int, expr: str) -> list[dict[str, Any]]:
     url = f"http://127.0.0.1:{port}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
     with urllib.request.urlopen(url, timeout=10) as response:
@@ -194,6 +204,8 @@ def prometheus_on_worker(tmp_path: Path) -> Iterator[tuple[int, Stack]]:
             stderr=subprocess.STDOUT,
         )
         try:
+            # Queries before Prometheus listens are refused, not retried: wait for it first.
+            wait_until(lambda: ready(port, server), 60, "Prometheus to be ready")
             yield port, stack
         finally:
             server.terminate()
