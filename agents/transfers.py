@@ -116,6 +116,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
     async def transfers(stream: Any) -> None:
         loop = asyncio.get_running_loop()
         last: asyncio.Task[None] | None = None
+        saver = loop.create_task(save_when_due()) if settings.state_flush_interval_s else None
         try:
             async for events in stream.take_events(
                 settings.batch_max_messages, within=settings.batch_within_s
@@ -149,6 +150,8 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     with STAGE("transfers", "wait").time():
                         await asyncio.wait([previous])
         finally:
+            if saver is not None:
+                saver.cancel()
             save_unsaved()
             await chain.drain()
 
@@ -280,12 +283,19 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         await rescore({key.decode() for key in list(state.keys()) if owned(key.decode())}, "daily")
 
     async def save_when_due() -> None:
-        # When batches stop coming, their state is still written (and their events acked).
-        if unsaved.due():
-            save_unsaved()
+        """When batches stop coming, their state is still written and their events acked; at
+        once when the worker stops or a rebalance starts. Not an app timer: Faust stops its
+        timers, then waits for every held event to be acked before the agents stop (the
+        worker hung until killed)."""
+        tick = min(settings.state_flush_interval_s / 2, 0.1)  # a stop waits at most this
+        while True:
+            await asyncio.sleep(tick)
+            if unsaved.due() or app.should_stop or app.rebalancing:
+                try:
+                    save_unsaved()
+                except Exception:  # a bug: the batches' events stay held, so they replay
+                    log.exception("writing the batches' states failed")
 
-    if settings.state_flush_interval_s > 0:
-        app.timer(max(settings.state_flush_interval_s / 2, 0.05))(save_when_due)
     app.timer(RESCORE_INTERVAL_S)(reference_changes)
     app.timer(settings.score_decay_interval_s)(daily)
     return transfers

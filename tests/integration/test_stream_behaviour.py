@@ -136,6 +136,20 @@ def test_a_lone_batch_is_committed_once_its_state_write_is_due(stack: Stack) -> 
     wait_until(lambda: stack.lag(TRANSFER_LOGS.name) == 0, 10, "its offset committed")
 
 
+def test_a_stopping_worker_writes_the_pending_state_and_exits_by_itself(stack: Stack) -> None:
+    # The state write is far from due, and no re-score timer writes it (see above): only
+    # the stop does. Faust waits for every held event to be acked before the agents stop.
+    stack.extra_env |= {"XBMON_SCORE_MIN_INTERVAL_S": "0", "XBMON_STATE_FLUSH_INTERVAL_S": "60"}
+    stack.start(workers=1)
+    send_logs(stack, log("a", T0))
+    wait_until(lambda: evaluated(stack) >= 1, 20, "the transfer")
+    assert stack.lag(TRANSFER_LOGS.name) == 1  # held: its state is not written yet
+    [worker] = stack.live_workers()
+    worker.stop()
+    assert worker.process.returncode == 0, worker.log_tail()  # not killed after the timeout
+    assert stack.lag(TRANSFER_LOGS.name) == 0
+
+
 @pytest.mark.parametrize("how", ["terminate", "kill"])
 def test_yearly_counts_survive_a_worker_restart(stack: Stack, how: str) -> None:
     # Every evaluated id goes to an archived chunk at once: the restart must recover those too.
