@@ -83,8 +83,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
     async def _revoked(sender: Any, /, *args: Any, signal: BaseSignalT[Any], **kwargs: Any) -> None:
         revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
         # Another worker may own these enterprises next: our cached state of them goes stale.
-        # (Faust waited for every held event first, so the batches' states are written.)
-        save_unsaved()
+        # (Faust waited for every held event first: `save_when_due` wrote the batches' states.)
         ctx.forget_partitions({tp.partition for tp in revoked if tp.topic == TRANSFER_LOGS.name})
 
     @state.on_recover

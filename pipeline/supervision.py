@@ -105,11 +105,10 @@ def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> Non
     if not new:  # the kept ones are already ordered and pruned
         profile.resolved &= known
         return
-    in_order = not kept or min(n[3] for n in new) >= kept[-1][3]
-    kept.extend(new)
-    if in_order:  # the usual case: only the new ones to order (stably, as a full sort would)
-        kept[-len(new) :] = sorted(new, key=_ts)
+    if not kept or min(n[3] for n in new) >= kept[-1][3]:
+        kept.extend(sorted(new, key=_ts))  # the usual case: stably, as a full sort would
     else:
+        kept.extend(new)
         kept.sort(key=_ts)
     horizon = kept[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
     start = max(bisect_left(kept, horizon, key=_ts), len(kept) - FINDINGS_KEPT_MAX)

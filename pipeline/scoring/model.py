@@ -174,9 +174,8 @@ def _credit(
     points = params.severity_points
     measures: dict[CreditIndicator, tuple[float, str]] = {}
 
-    half_life = params.half_life_days  # decay_factor inlined: a score reads ~500 findings
     decayed = sum(
-        points[f.severity] * float(0.5 ** (((now - f.ts) / _DAY) / half_life)) for f in past
+        points[f.severity] * decay_factor(now - f.ts, params.half_life_days) for f in past
     )
     measures["findings"] = (
         decayed,
