@@ -1,8 +1,9 @@
-"""Fast path of flow decoding: a whole message in one msgspec call, then the models' checks.
+"""Fast path of flow and log decoding: a whole message in one msgspec call, then the checks.
 
 Validating flows record by record with pydantic cost about 6 µs a flow, more than the rest of
-attribution. `schemas.structs` decodes a message's shape at C speed; the semantic checks here
-are the functions `schemas.types` gives the models, so what passes is exactly what the models
+attribution, and a transfer log 5.7 µs (a fifth of the logs path in the worker's profile; 3.3
+here). `schemas.structs` decodes a message's shape at C speed; the semantic checks here are
+the functions `schemas.types` gives the models, so what passes is exactly what the models
 accept. A message with anything the fast path does not accept returns None, and the caller
 decodes it with the models (`pipeline.wire.decode_batch`), whose per-record errors and dead
 letters stay the only ones there are.
@@ -11,14 +12,21 @@ letters stay the only ones there are.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
 from pipeline.rules.prefixes import Address
-from schemas.models import EgressFlow
-from schemas.structs import FLOW_ARRAY, FlowRecord
-from schemas.types import check_category, check_country, check_uscc, parse_datetime, parse_ip
+from schemas.models import EgressFlow, TransferLog
+from schemas.structs import FLOW_ARRAY, LOG_ARRAY, FlowRecord, TransferLogRecord
+from schemas.types import (
+    check_category,
+    check_country,
+    check_destination,
+    check_uscc,
+    parse_datetime,
+    parse_ip,
+)
 
 
 class FlowFacts(NamedTuple):
@@ -81,3 +89,40 @@ def _checked(record: FlowRecord) -> FlowFacts:
         record.bytes_out,
         record.dlp_categories,
     )
+
+
+def fast_logs(raw: bytes | None, max_record_bytes: int) -> list[TransferLog] | None:
+    """Every transfer log of a JSON-array message when all are valid; None: use the models."""
+    if raw is None or len(raw) > max_record_bytes or raw[:1] != b"[":
+        return None
+    try:
+        return [_checked_log(record) for record in LOG_ARRAY.decode(raw)]
+    except (msgspec.DecodeError, ValueError):
+        return None
+
+
+def _checked_log(record: TransferLogRecord) -> TransferLog:
+    check_uscc(record.enterprise_id)
+    check_destination(check_country(record.country))
+    for category in record.categories:
+        check_category(category)
+    values = msgspec.structs.asdict(record)  # the model's fields, in its order
+    values["ts"] = parse_datetime(record.ts)
+    if record.received_at is not None:
+        values["received_at"] = parse_datetime(record.received_at)
+    return _validated(TransferLog, values)
+
+
+def _validated(model: type[TransferLog], values: dict[str, Any]) -> TransferLog:
+    """The instance `model_validate` would build from `values`, which passed every check.
+
+    What `model_construct` does for a model with no aliases, extras or post-init hook, with
+    every field given: pydantic's version costs more than validating (6 vs 4 µs), this 1 µs.
+    `test_fast_decode.py` checks the result equal to the validated model, field for field.
+    """
+    instance = model.__new__(model)
+    object.__setattr__(instance, "__dict__", values)
+    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
+    object.__setattr__(instance, "__pydantic_extra__", None)
+    object.__setattr__(instance, "__pydantic_private__", None)
+    return instance

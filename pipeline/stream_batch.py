@@ -16,6 +16,7 @@ import orjson
 from kafka.partitioner.default import murmur2
 
 from pipeline.alerts import Alert
+from pipeline.fast_decode import fast_logs
 from pipeline.flow_aggregates import KIND_WATERMARK, decode_aggregate
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.findings import EvaluatedFinding
@@ -23,7 +24,7 @@ from pipeline.rules.procedure import PathDecision
 from pipeline.rules.state import EnterpriseState
 from pipeline.supervision import ScoreEvent
 from pipeline.topics import ALERT_ACTIONS
-from pipeline.wire import Rejected, decode_batch
+from pipeline.wire import MAX_RECORD_BYTES, Rejected, decode_batch
 from schemas.models import TransferLog
 
 
@@ -140,11 +141,14 @@ class TransferBatchProcessor:
         return lambda enterprise_id: partition_of(enterprise_id, self.partitions) == partition
 
     def _logs(self, message: Message, out: BatchOutput, advanced: set[int]) -> None:
-        decoded = decode_batch(message.value, TransferLog)
-        for rejected in decoded.rejected:
-            out.deadletters.append(DeadLetter(rejected, message))
-        out.counts[(message.topic, "invalid")] += len(decoded.rejected)
-        for log in decoded.records:
+        logs = fast_logs(message.value, MAX_RECORD_BYTES)
+        if logs is None:
+            decoded = decode_batch(message.value, TransferLog)
+            for rejected in decoded.rejected:
+                out.deadletters.append(DeadLetter(rejected, message))
+            out.counts[(message.topic, "invalid")] += len(decoded.rejected)
+            logs = decoded.records
+        for log in logs:
             self._ensure_loaded(log.enterprise_id)
             result = self.engine.transfer_result(log)
             out.findings.extend(result.findings)

@@ -17,6 +17,8 @@ from typing import Annotated
 
 import msgspec
 
+from schemas.types import LegalBasis, Purpose
+
 Id = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
@@ -44,4 +46,25 @@ class FlowRecord(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     dlp_categories: list[Category] = []
 
 
+class TransferLogRecord(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """`schemas.models.TransferLog` before its semantic checks (datetimes as text)."""
+
+    transfer_id: Id
+    enterprise_id: str
+    ts: str
+    recipient: Id
+    country: str
+    categories: Annotated[list[Category], msgspec.Meta(min_length=1)]
+    subjects: Count
+    sensitive_subjects: Count
+    records: Count
+    bytes: Count
+    purpose: Purpose
+    legal_basis: LegalBasis
+    filing_ref: Id | None = None
+    dst_hosts: list[Id] = []
+    received_at: str | None = None
+
+
 FLOW_ARRAY = msgspec.json.Decoder(list[FlowRecord])
+LOG_ARRAY = msgspec.json.Decoder(list[TransferLogRecord])

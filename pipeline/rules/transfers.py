@@ -80,13 +80,17 @@ class _Emitter:
         self.counters, self.config, self.ref = counters, config, ref
         self.findings: list[EvaluatedFinding] = []
         self.examined: list[Filing] = list(verdict.examined) if verdict else []
+        self._transfer_json: dict[str, Any] | None = None  # shared by the log's findings
 
     def _evidence(self, detail: dict[str, Any], filings: list[Filing]) -> dict[str, Any]:
-        enterprise = self.ref.enterprises.get(self.log.enterprise_id)
+        ref = self.ref
+        enterprise = ref.enterprises.get(self.log.enterprise_id)
+        if self._transfer_json is None:
+            self._transfer_json = self.log.model_dump(mode="json")
         d = self.decision
         return {
-            "transfer": self.log.model_dump(mode="json"),
-            "enterprise": enterprise.model_dump(mode="json") if enterprise else None,
+            "transfer": self._transfer_json,
+            "enterprise": ref.json_of(enterprise) if enterprise else None,
             "decision": {
                 "path": d.path,
                 "step": d.step,
@@ -104,7 +108,7 @@ class _Emitter:
                     for a in d.active_items
                 ],
             },
-            "filings_examined": [f.model_dump(mode="json") for f in filings],
+            "filings_examined": [ref.json_of(f) for f in filings],
             "detail": detail,
         }
 

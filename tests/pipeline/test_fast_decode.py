@@ -1,4 +1,4 @@
-"""The flow fast path accepts exactly what the models accept, with the same values."""
+"""The flow and log fast paths accept only what the models accept, with the same values."""
 
 from __future__ import annotations
 
@@ -6,16 +6,17 @@ from typing import Any
 
 import msgspec
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.fast_decode import facts_of, fast_flows
+from pipeline.fast_decode import facts_of, fast_flows, fast_logs
 from pipeline.settings import Settings
 from pipeline.stream_batch import Message
-from pipeline.wire import MAX_RECORD_BYTES, decode_batch
+from pipeline.wire import MAX_RECORD_BYTES, Decoded, decode_batch
 from pipeline.worker import WorkerContext
-from schemas.models import EgressFlow
-from schemas.structs import FlowRecord
+from schemas.models import EgressFlow, TransferLog
+from schemas.structs import FlowRecord, TransferLogRecord
 
 VALID: dict[str, Any] = {
     "flow_id": "f-1",
@@ -140,3 +141,100 @@ def test_process_flows_dead_letters_only_the_bad_record() -> None:
     [share] = by_enterprise.values()
     assert sorted(share.units) == [(0, 0), (0, 1)]
     assert sum(o.flows for w in share.units.values() for o in w.values()) == 3
+
+
+# --- transfer logs ------------------------------------------------------------------------
+LOG: dict[str, Any] = {
+    "transfer_id": "t-1",
+    "enterprise_id": "91110000600037341L",
+    "ts": "2026-03-01T08:00:00+08:00",
+    "recipient": "acme-sg",
+    "country": "SG",
+    "categories": ["pi.contact", "pi.sensitive.health"],
+    "subjects": 1200,
+    "sensitive_subjects": 30,
+    "records": 5000,
+    "bytes": 1_000_000,
+    "purpose": "hr_management",
+    "legal_basis": "standard_contract",
+    "filing_ref": "F-1",
+    "dst_hosts": ["hr.example.sg"],
+    "received_at": "2026-03-01T09:00:00Z",
+}
+
+
+def slow_logs(raw: bytes) -> Decoded[TransferLog]:
+    return decode_batch(raw, TransferLog)
+
+
+def test_the_log_struct_mirrors_the_model_field_for_field() -> None:
+    info = msgspec.structs.fields(TransferLogRecord)
+    assert [f.name for f in info] == list(TransferLog.model_fields)
+    required = {f.name for f in info if f.required}
+    assert required == {n for n, f in TransferLog.model_fields.items() if f.is_required()}
+
+
+def test_a_valid_log_message_gives_the_models_instances() -> None:
+    minimal = {k: v for k, v in LOG.items() if k not in ("filing_ref", "dst_hosts", "received_at")}
+    raw = orjson.dumps([LOG, {**minimal, "transfer_id": "t-2"}])
+    fast = fast_logs(raw, MAX_RECORD_BYTES)
+    assert fast is not None
+    models = slow_logs(raw).records
+    assert fast == models
+    assert [f.model_dump() for f in fast] == [m.model_dump() for m in models]
+    assert [f.model_dump_json() for f in fast] == [m.model_dump_json() for m in models]
+    assert fast[0].ts.hour == 0 and fast[0].ts.utcoffset() is not None  # UTC, as validated
+    assert fast[1].dst_hosts == [] and fast[1].received_at is None
+    with pytest.raises(ValueError):  # as frozen as a validated one
+        fast[0].subjects = 1  # type: ignore[misc]
+
+
+def test_any_invalid_log_sends_the_whole_message_to_the_models() -> None:
+    bad = [
+        {**LOG, "enterprise_id": "91110000600037341X"},  # wrong check character
+        {**LOG, "country": "CN"},  # never a destination
+        {**LOG, "country": "XX"},
+        {**LOG, "categories": []},
+        {**LOG, "categories": ["pi..contact"]},
+        {**LOG, "ts": "2026-03-01T08:00:00"},  # no offset
+        {**LOG, "received_at": "yesterday"},
+        {**LOG, "purpose": "curiosity"},
+        {**LOG, "legal_basis": "none"},
+        {**LOG, "subjects": -1},
+        {**LOG, "records": True},
+        {**LOG, "bytes": 1.0},
+        {**LOG, "filing_ref": ""},
+        {**LOG, "dst_hosts": [""]},
+        {**LOG, "extra": 1},
+    ]
+    for record in bad:
+        raw = orjson.dumps([LOG, record])
+        assert fast_logs(raw, MAX_RECORD_BYTES) is None, record
+        decoded = slow_logs(raw)
+        assert len(decoded.rejected) == 1 and len(decoded.records) == 1, record
+
+
+def test_single_log_objects_and_large_messages_take_the_models_path() -> None:
+    assert fast_logs(orjson.dumps(LOG), MAX_RECORD_BYTES) is None
+    raw = orjson.dumps([LOG] * 3)
+    assert fast_logs(raw, len(raw) - 1) is None
+    assert fast_logs(None, MAX_RECORD_BYTES) is None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(changes=st.dictionaries(st.sampled_from([*LOG, "other"]), JSON_VALUES, max_size=3))
+def test_log_fast_path_never_accepts_what_the_models_refuse(changes: dict[str, Any]) -> None:
+    record = {**LOG, **changes}
+    raw = orjson.dumps([LOG, record])
+    fast = fast_logs(raw, MAX_RECORD_BYTES)
+    decoded = slow_logs(raw)
+    if fast is not None:
+        assert decoded.rejected == []
+        assert fast == decoded.records
+        assert [f.model_dump() for f in fast] == [m.model_dump() for m in decoded.records]
+
+
+def test_duplicate_log_keys_decode_as_the_models_read_them() -> None:
+    raw = b'[{"subjects": 5, ' + orjson.dumps(LOG)[1:] + b"]"
+    fast = fast_logs(raw, MAX_RECORD_BYTES)
+    assert fast is None or fast == slow_logs(raw).records

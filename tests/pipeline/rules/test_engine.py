@@ -141,3 +141,20 @@ def test_finding_evidence_hash_matches_its_bundle() -> None:
     assert found.finding.evidence_hash == evidence_hash(found.bundle)
     assert found.bundle["transfer"]["transfer_id"] == "t1"
     assert found.bundle["parameters"]["version"] == default_rules_config().version
+
+
+def test_evidence_json_of_reference_data_follows_every_update() -> None:
+    ref = ReferenceIndex()
+    first, second = enterprise(name="Alpha"), enterprise(name="Alpha Renamed")
+    ref.upsert_enterprise(first)
+    dumped = ref.json_of(first)
+    assert dumped == first.model_dump(mode="json") and dumped["egress_cidrs"] == ["203.0.113.0/24"]
+    assert ref.json_of(first) is dumped  # dumped once while it is the indexed version
+    ref.upsert_enterprise(second)
+    assert ref.json_of(second)["name"] == "Alpha Renamed"
+    f1 = filing()
+    ref.upsert_filing(f1)
+    assert ref.json_of(f1)["valid_from"] == "2025-01-01T00:00:00Z"
+    ref.remove_filing("F-1")
+    revoked = filing(status="revoked")
+    assert ref.json_of(revoked)["status"] == "revoked"
