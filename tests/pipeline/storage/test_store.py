@@ -264,6 +264,17 @@ def test_ensure_schema_is_idempotent_and_recorded(make_store: StoreFactory) -> N
     }
 
 
+def test_the_tables_written_every_poll_merge_less_eagerly(make_store: StoreFactory) -> None:
+    store = make_store()
+    store.ensure_schema()
+    tables = store.query(
+        "SELECT name, engine_full FROM system.tables WHERE database = {db:String}",
+        {"db": store.database},
+    )
+    policy = {t["name"] for t in tables if "merge_selector_base = 10" in t["engine_full"]}
+    assert policy == {"transfers", "flow_windows", "findings", "deadletters", "alerts", "scores"}
+
+
 def copy_migrations(target: Path) -> Path:
     target.mkdir()
     for entry in default_source().iterdir():
