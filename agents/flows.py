@@ -10,6 +10,8 @@ import faust
 from agents.events import to_messages
 from agents.output import Output
 from pipeline import metrics
+from pipeline.flow_aggregates import packed_messages
+from pipeline.stream_batch import partition_of
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES
 from pipeline.worker import WorkerContext
 
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 
 def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> Any:
     settings = ctx.settings
+    partitions = settings.kafka.partitions
     source = app.topic(EGRESS_FLOWS.name, key_serializer="raw", value_serializer="raw")
     attributed = app.topic(FLOW_AGGREGATES.name, key_serializer="raw", value_serializer="raw")
 
@@ -32,8 +35,10 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
                 with metrics.BATCH_STAGE_SECONDS.labels("flows", "evaluate").time():
                     by_enterprise, dead = ctx.process_flows(messages)
                 with metrics.BATCH_STAGE_SECONDS.labels("flows", "publish").time():
-                    for enterprise_id, share in sorted(by_enterprise.items()):
-                        await attributed.send(key=enterprise_id.encode(), value=share.encode())
+                    for partition, key, value in packed_messages(
+                        by_enterprise, lambda enterprise_id: partition_of(enterprise_id, partitions)
+                    ):
+                        await attributed.send(key=key, value=value, partition=partition)
                     await output.publish([], dead)
                 metrics.AGGREGATES_SENT.inc(len(by_enterprise))
                 output.observe_latency(messages)

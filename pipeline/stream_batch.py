@@ -17,7 +17,7 @@ from kafka.partitioner.default import murmur2
 
 from pipeline.alerts import Alert
 from pipeline.fast_decode import fast_logs
-from pipeline.flow_aggregates import KIND_WATERMARK, decode_aggregate
+from pipeline.flow_aggregates import KIND_WATERMARK, AggregateMessage, decode_aggregates
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.rules.procedure import PathDecision
@@ -179,21 +179,30 @@ class TransferBatchProcessor:
         out.counts[(message.topic, "evaluated")] += 1
 
     def _aggregate(self, message: Message, out: BatchOutput, advanced: set[int]) -> None:
+        """A flow-aggregate message: one share, a pack of a partition's shares, a watermark."""
         try:
-            aggregate = decode_aggregate(message.value or b"")
+            aggregates = decode_aggregates(message.value or b"")
         except ValueError as exc:
             out.deadletters.append(
                 DeadLetter(Rejected(None, message.value or b"", str(exc)), message)
             )
             out.counts[(message.topic, "invalid")] += 1
             return
-        if aggregate.kind == KIND_WATERMARK:
-            self._advance(message.partition, aggregate.max_ts, advanced)
-            out.counts[(message.topic, "watermark")] += 1
-            return
-        if self.data_advances_watermark:
-            self._advance(message.partition, aggregate.max_ts, advanced)
-        enterprise_id = (message.key or b"").decode()
+        for aggregate in aggregates:
+            if aggregate.kind == KIND_WATERMARK:
+                self._advance(message.partition, aggregate.max_ts, advanced)
+                out.counts[(message.topic, "watermark")] += 1
+                continue
+            if self.data_advances_watermark:
+                self._advance(message.partition, aggregate.max_ts, advanced)
+            enterprise_id = aggregate.enterprise_id or (message.key or b"").decode()
+            fresh = self._observe(enterprise_id, aggregate)
+            out.touched.add(enterprise_id)
+            outcome = "evaluated" if fresh or not aggregate.units else "duplicate"
+            out.counts[(message.topic, outcome)] += 1  # per share: as many as were sent
+
+    def _observe(self, enterprise_id: str, aggregate: AggregateMessage) -> int:
+        """Apply a share's source messages not yet applied; how many were new."""
         self._ensure_loaded(enterprise_id)
         state = self.engine.state(enterprise_id)
         applied = state.applied_offsets
@@ -206,6 +215,4 @@ class TransferBatchProcessor:
             fresh += 1
             for country, start, nbytes, flows, dlp in windows:
                 self.engine.observe(enterprise_id, country, start, nbytes, flows, dlp)
-        out.touched.add(enterprise_id)
-        outcome = "evaluated" if fresh or not aggregate.units else "duplicate"
-        out.counts[(message.topic, outcome)] += 1
+        return fresh

@@ -6,12 +6,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from stdnum.cn import uscc
 
 from pipeline.config import default_rules_config
-from pipeline.flow_aggregates import EnterpriseFlows, Observed, watermark_message
+from pipeline.flow_aggregates import EnterpriseFlows, Observed, packed_messages, watermark_message
 from pipeline.rules.engine import Engine
 from pipeline.rules.reference import ReferenceIndex
 from pipeline.stream_batch import Message, TransferBatchProcessor, partition_of
+from pipeline.wire import MAX_MESSAGE_BYTES
 
 LOGS, AGGS = "transfer.logs", "egress.flows.attributed"
 E1 = "91110000600037341L"
@@ -110,3 +112,62 @@ def test_alert_actions_carry_resolutions_and_bad_ones_are_dead_lettered() -> Non
     out = p.process([msg("alert.actions", action), msg("alert.actions", b"{}", offset=1)])
     assert out.resolutions == [(E1, ["f1"])] and E1 in out.touched
     assert [d.rejected.reason.split(":")[0] for d in out.deadletters] == ["invalid alert action"]
+
+
+def make_uscc(first17: str) -> str:
+    return first17 + uscc.calc_check_digit(first17)
+
+
+def test_a_partitions_shares_travel_packed_and_apply_as_if_sent_one_by_one() -> None:
+    enterprises = [make_uscc(f"9111000060003{n:04d}") for n in range(40)]
+    shares = {
+        e: EnterpriseFlows(
+            units={(0, n): {("DE", T0): Observed(1000 + n, 2, {"pi.contact"})}}, max_ts=T0
+        )
+        for n, e in enumerate(enterprises)
+    }
+    packed = list(packed_messages(shares, lambda e: partition_of(e, 4)))
+    assert len(packed) == len({partition_of(e, 4) for e in enterprises})  # one per partition
+    for partition, key, _ in packed:
+        assert partition_of(key.decode(), 4) == partition
+    one_by_one, together = processor(), processor()
+    alone = [
+        Message(AGGS, partition_of(e, 4), i, e.encode(), share.encode())
+        for i, (e, share) in enumerate(sorted(shares.items()))
+    ]
+    out_alone = one_by_one.process(alone)
+    out_packed = together.process(
+        [Message(AGGS, p, i, key, value) for i, (p, key, value) in enumerate(packed)]
+    )
+    assert out_packed.counts == out_alone.counts  # counted per share either way
+    assert out_packed.counts[(AGGS, "evaluated")] == 40
+    assert out_packed.touched == set(enterprises)
+    for e in enterprises:
+        assert together.engine.states[e].windows == one_by_one.engine.states[e].windows
+        assert together.engine.states[e].applied_offsets == {"egress.flows:0": enterprises.index(e)}
+    assert together.watermarks == one_by_one.watermarks
+
+
+def test_a_pack_is_cut_to_the_message_limit_and_a_bad_pack_is_a_dead_letter() -> None:
+    big = {
+        make_uscc(f"9111000060003{n:04d}"): EnterpriseFlows(
+            units={
+                (0, o): {("DE", T0 + timedelta(minutes=o)): Observed(1, 1, set())}
+                for o in range(400)
+            },
+            max_ts=T0,
+        )
+        for n in range(30)
+    }
+    packed = list(packed_messages(big, lambda _: 0))
+    one_share = max(len(share.encode(e)) for e, share in big.items())
+    assert len(packed) > 1 and all(len(v) <= MAX_MESSAGE_BYTES + one_share for _, _, v in packed)
+    assert sum(len(orjson.loads(v)) for _, _, v in packed) == 30
+    p = processor()
+    unnamed = orjson.dumps([orjson.loads(observed(5))])  # a pack must name each enterprise
+    out = p.process([msg(AGGS, unnamed), msg(AGGS, b"[1]", 1)])
+    assert [d.rejected.reason for d in out.deadletters] == [
+        "invalid flow aggregate message: a packed share without enterprise_id",
+        "invalid flow aggregate message: TypeError('not a JSON object')",
+    ]
+    assert out.counts[(AGGS, "invalid")] == 2 and E1 not in p.engine.states
