@@ -3,14 +3,18 @@
 Runs the bench's world through `WorkerContext` as the agents do, in batches of 200
 messages of 100 records: decoding alone, then the whole worker path (flows attributed and
 aggregated, the aggregates reconciled and their windows closed, transfer logs evaluated and
-scored, evidence rows encoded for the store writer, every touched state encoded). Used for
-the optimisation history in the README: run it at two commits in the same session to
-compare (`PYTHONPATH=<tree> python scripts/bench_batches.py`).
+scored, evidence rows encoded for the store writer, every touched state encoded). Last, the
+paced phase of `xbmon bench` after its backlogs: flows and logs mixed, continuing the
+backlogs' event time with fresh ids, 10 records a message, 90 messages a batch (what the
+transfer agent took at half load), states encoded every 5 batches (the worker writes them
+every 0.5 s). Used for the optimisation history in the README: run it at two commits in the
+same session to compare (`PYTHONPATH=<tree> python scripts/bench_batches.py`).
 """
 
 from __future__ import annotations
 
 import gc
+import random
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -18,7 +22,7 @@ from pathlib import Path
 from tempfile import mkdtemp
 from typing import Any
 
-from pipeline.bench import BenchOptions, batched, load_world, timeline
+from pipeline.bench import BenchOptions, batched, load_world, mixed, timeline
 from pipeline.evidence_rows import batch_token, output_rows, produced_ms, table_token
 from pipeline.settings import Settings
 from pipeline.state_codec import encode_state
@@ -34,6 +38,10 @@ PER_MESSAGE = 100
 PER_BATCH = 200
 FLOWS = 200_000
 LOGS = 100_000
+PACED = 40_000
+PACED_PER_MESSAGE = 10
+PACED_BATCH = 90
+PACED_STATE_EVERY = 5
 
 
 def tune_gc() -> None:
@@ -49,10 +57,19 @@ def tune_gc() -> None:
 
 
 def messages(
-    world: World, topic: str, model: type[EgressFlow] | type[TransferLog], count: int
+    world: World,
+    topic: str,
+    model: type[EgressFlow] | type[TransferLog],
+    count: int,
+    start_loop: int = 0,
 ) -> list[Message]:
-    produced = batched(timeline(world, model), count, PER_MESSAGE)
+    produced = batched(timeline(world, model, start_loop), count, PER_MESSAGE)
     return [Message(topic, 0, i, key, value, 1) for i, (_, key, value) in enumerate(produced)]
+
+
+def paced_messages(world: World, start_loop: int) -> list[Message]:
+    produced = batched(mixed(world, random.Random(1), start_loop), PACED, PACED_PER_MESSAGE)
+    return [Message(topic, 0, i, key, value, 1) for i, (topic, key, value) in enumerate(produced)]
 
 
 def context(world: World) -> WorkerContext:
@@ -68,8 +85,13 @@ def context(world: World) -> WorkerContext:
     return ctx
 
 
-def worker_path(ctx: WorkerContext, batch: list[Message], aggregates_from: int) -> int:
-    """One batch as the agents handle it; returns the next aggregate offset."""
+def worker_path(
+    ctx: WorkerContext, batch: list[Message], aggregates_from: int, pending: set[str] | None = None
+) -> int:
+    """One batch as the agents handle it; returns the next aggregate offset.
+
+    With `pending`, the touched enterprises are added to it instead of encoded at once.
+    """
     if batch[0].topic == EGRESS_FLOWS.name:
         by_enterprise, _ = ctx.process_flows(batch)
         batch = []
@@ -77,17 +99,24 @@ def worker_path(ctx: WorkerContext, batch: list[Message], aggregates_from: int) 
             batch.append(Message(FLOW_AGGREGATES.name, 0, aggregates_from, key, value, 1))
             aggregates_from += 1
     out = ctx.process_transfers(batch)
-    chunk_ids = ctx.settings.seen_chunk_ids
     token, produced = batch_token(batch), produced_ms(out)
     for table, rows in output_rows(out, ctx.clock()).items():
         for _ in row_messages(table, rows, table_token(table, token, rows), produced.get(table)):
             pass
-    for enterprise_id in out.touched:
+    if pending is not None:
+        pending.update(out.touched)
+    else:
+        encode_states(ctx, out.touched)
+    return aggregates_from
+
+
+def encode_states(ctx: WorkerContext, enterprise_ids: set[str]) -> None:
+    chunk_ids = ctx.settings.seen_chunk_ids
+    for enterprise_id in enterprise_ids:
         state = ctx.engine.states.get(enterprise_id)
         if state is not None:
             state.archive_seen(chunk_ids)
             encode_state(state)
-    return aggregates_from
 
 
 def aggregate_messages(by_enterprise: dict[str, Any]) -> Iterator[tuple[int, bytes, bytes]]:
@@ -149,6 +178,34 @@ def main() -> None:
         for start in range(0, len(batch_of), PER_BATCH):
             offset = worker_path(ctx, batch_of[start : start + PER_BATCH], offset)
         print(name, rate(count, began))
+    print("paced after both ", paced(world, flows))
+
+
+def paced(world: World, flows: list[Message]) -> str:
+    """The paced phase after both backlogs, on one context, as `xbmon bench` runs them."""
+    flows_loops = -(-FLOWS // len(world.flows))
+    logs_loops = -(-LOGS // len(world.logs))
+    logs = messages(world, TRANSFER_LOGS.name, TransferLog, LOGS, flows_loops)
+    load = paced_messages(world, flows_loops + logs_loops)
+    ctx = context(world)
+    offset = 0
+    for backlog in (flows, logs):
+        for start in range(0, len(backlog), PER_BATCH):
+            offset = worker_path(ctx, backlog[start : start + PER_BATCH], offset)
+    gc.collect()
+    pending: set[str] = set()
+    began = time.perf_counter()
+    for number, start in enumerate(range(0, len(load), PACED_BATCH), start=1):
+        batch = load[start : start + PACED_BATCH]
+        for topic in (EGRESS_FLOWS.name, TRANSFER_LOGS.name):  # the two agents
+            part = [m for m in batch if m.topic == topic]
+            if part:
+                offset = worker_path(ctx, part, offset, pending)
+        if number % PACED_STATE_EVERY == 0:
+            encode_states(ctx, pending)
+            pending.clear()
+    encode_states(ctx, pending)
+    return rate(PACED, began)
 
 
 if __name__ == "__main__":
