@@ -16,7 +16,7 @@ from __future__ import annotations
 import gc
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import mkdtemp
@@ -30,7 +30,7 @@ from pipeline.store_writer import row_messages
 from pipeline.stream_batch import Message
 from pipeline.synth import World
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
-from pipeline.wire import decode_batch
+from pipeline.wire import MAX_RECORD_BYTES, decode_batch
 from pipeline.worker import WorkerContext
 from schemas.models import EgressFlow, TransferLog
 
@@ -130,6 +130,15 @@ def aggregate_messages(by_enterprise: dict[str, Any]) -> Iterator[tuple[int, byt
     yield from packed_messages(by_enterprise, lambda _: 0)
 
 
+def fast_path(name: str) -> Callable[[bytes | None, int], object] | None:
+    try:
+        import pipeline.fast_decode as fast_decode
+    except ImportError:
+        return None
+    found: Callable[[bytes | None, int], object] | None = getattr(fast_decode, name, None)
+    return found
+
+
 def rate(count: int, began: float) -> str:
     return f"{count / (time.perf_counter() - began):>10,.0f} records/s"
 
@@ -147,26 +156,17 @@ def main() -> None:
         for message in batch_of:
             decode_batch(message.value, model)
         print(name, rate(count, began))
-    try:
-        from pipeline.fast_decode import fast_flows
-        from pipeline.wire import MAX_RECORD_BYTES
-    except ImportError:  # a commit from before the fast path
-        pass
-    else:
+    for name, path, batch_of, count in (
+        ("decode flows fast", "fast_flows", flows, FLOWS),
+        ("decode logs fast ", "fast_logs", logs, LOGS),
+    ):
+        fast = fast_path(path)
+        if fast is None:  # a commit from before that fast path
+            continue
         began = time.perf_counter()
-        for message in flows:
-            fast_flows(message.value, MAX_RECORD_BYTES)
-        print("decode flows fast", rate(FLOWS, began))
-    try:
-        from pipeline.fast_decode import fast_logs
-        from pipeline.wire import MAX_RECORD_BYTES
-    except ImportError:  # a commit from before the logs' fast path
-        pass
-    else:
-        began = time.perf_counter()
-        for message in logs:
-            fast_logs(message.value, MAX_RECORD_BYTES)
-        print("decode logs fast ", rate(LOGS, began))
+        for message in batch_of:
+            fast(message.value, MAX_RECORD_BYTES)
+        print(name, rate(count, began))
     for name, batch_of, count in (
         ("worker path flows", flows, FLOWS),
         ("worker path logs ", logs, LOGS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -42,11 +43,16 @@ def slow(raw: bytes) -> tuple[list[Any], int]:
     return [facts_of(flow) for flow in decoded.records], len(decoded.rejected)
 
 
-def test_the_struct_mirrors_the_model_field_for_field() -> None:
-    info = msgspec.structs.fields(FlowRecord)
-    assert [f.name for f in info] == list(EgressFlow.model_fields)
+@pytest.mark.parametrize(
+    ("struct", "model"), [(FlowRecord, EgressFlow), (TransferLogRecord, TransferLog)]
+)
+def test_the_structs_mirror_the_models_field_for_field(
+    struct: type[msgspec.Struct], model: type[EgressFlow] | type[TransferLog]
+) -> None:
+    info = msgspec.structs.fields(struct)
+    assert [f.name for f in info] == list(model.model_fields)
     required = {f.name for f in info if f.required}
-    assert required == {n for n, f in EgressFlow.model_fields.items() if f.is_required()}
+    assert required == {n for n, f in model.model_fields.items() if f.is_required()}
 
 
 def test_a_valid_message_takes_the_fast_path_with_the_models_values() -> None:
@@ -81,13 +87,6 @@ def test_duplicate_keys_decode_as_the_models_read_them() -> None:
     raw = b'[{"bytes_out": 5, ' + orjson.dumps(VALID)[1:] + b"]"
     fast = fast_flows(raw, MAX_RECORD_BYTES)
     assert fast is None or fast == slow(raw)[0]
-
-
-def test_single_objects_and_large_messages_take_the_models_path() -> None:
-    assert fast_flows(orjson.dumps(VALID), MAX_RECORD_BYTES) is None
-    raw = orjson.dumps([VALID] * 3)
-    assert fast_flows(raw, len(raw) - 1) is None
-    assert fast_flows(None, MAX_RECORD_BYTES) is None
 
 
 JSON_VALUES = st.one_of(
@@ -167,13 +166,6 @@ def slow_logs(raw: bytes) -> Decoded[TransferLog]:
     return decode_batch(raw, TransferLog)
 
 
-def test_the_log_struct_mirrors_the_model_field_for_field() -> None:
-    info = msgspec.structs.fields(TransferLogRecord)
-    assert [f.name for f in info] == list(TransferLog.model_fields)
-    required = {f.name for f in info if f.required}
-    assert required == {n for n, f in TransferLog.model_fields.items() if f.is_required()}
-
-
 def test_a_valid_log_message_gives_the_models_instances() -> None:
     minimal = {k: v for k, v in LOG.items() if k not in ("filing_ref", "dst_hosts", "received_at")}
     raw = orjson.dumps([LOG, {**minimal, "transfer_id": "t-2"}])
@@ -214,11 +206,14 @@ def test_any_invalid_log_sends_the_whole_message_to_the_models() -> None:
         assert len(decoded.rejected) == 1 and len(decoded.records) == 1, record
 
 
-def test_single_log_objects_and_large_messages_take_the_models_path() -> None:
-    assert fast_logs(orjson.dumps(LOG), MAX_RECORD_BYTES) is None
-    raw = orjson.dumps([LOG] * 3)
-    assert fast_logs(raw, len(raw) - 1) is None
-    assert fast_logs(None, MAX_RECORD_BYTES) is None
+@pytest.mark.parametrize(("fast", "valid"), [(fast_flows, VALID), (fast_logs, LOG)])
+def test_single_objects_and_large_messages_take_the_models_path(
+    fast: Callable[[bytes | None, int], list[Any] | None], valid: dict[str, Any]
+) -> None:
+    assert fast(orjson.dumps(valid), MAX_RECORD_BYTES) is None
+    raw = orjson.dumps([valid] * 3)
+    assert fast(raw, len(raw) - 1) is None
+    assert fast(None, MAX_RECORD_BYTES) is None
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
