@@ -20,7 +20,7 @@ import orjson
 
 from pipeline.fast_decode import FlowFacts
 from pipeline.rules.engine import Engine
-from pipeline.wire import chunk_encoded
+from pipeline.wire import json_arrays
 from schemas.types import format_datetime
 
 KIND_OBSERVED = "observed"
@@ -100,17 +100,17 @@ def packed_messages(
 ) -> Iterator[tuple[int, bytes, bytes]]:
     """(partition, key, value): each partition's shares in as few messages as fit the limit.
 
-    Shares keep the enterprises' sorted order within a partition; the key is the first
-    share's enterprise (it hashes to the same partition).
+    Shares keep the enterprises' sorted order within a partition; the key is the partition's
+    first enterprise (it hashes to that partition; a pack names each share's enterprise).
     """
     by_partition: dict[int, list[tuple[str, bytes]]] = {}
     for enterprise_id, share in sorted(by_enterprise.items()):
         encoded = share.encode(enterprise_id)
         by_partition.setdefault(partition_of(enterprise_id), []).append((enterprise_id, encoded))
     for partition, shares in sorted(by_partition.items()):
-        values = [encoded for _, encoded in shares]
-        for start, end in chunk_encoded(values):
-            yield partition, shares[start][0].encode(), b"[" + b",".join(values[start:end]) + b"]"
+        key = shares[0][0].encode()
+        for value in json_arrays([encoded for _, encoded in shares]):
+            yield partition, key, value
 
 
 def watermark_message(ts: datetime) -> bytes:
