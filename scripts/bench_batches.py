@@ -16,7 +16,8 @@ from __future__ import annotations
 import gc
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from tempfile import mkdtemp
@@ -27,7 +28,7 @@ from pipeline.evidence_rows import batch_token, output_rows, produced_ms, table_
 from pipeline.settings import Settings
 from pipeline.state_codec import encode_state
 from pipeline.store_writer import row_messages
-from pipeline.stream_batch import Message
+from pipeline.stream_batch import Message, partition_of
 from pipeline.synth import World
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.wire import MAX_RECORD_BYTES, decode_batch
@@ -42,6 +43,7 @@ PACED = 40_000
 PACED_PER_MESSAGE = 10
 PACED_BATCH = 90
 PACED_STATE_EVERY = 5
+PARTITIONS = Settings().kafka.partitions  # the worker's default
 
 
 def tune_gc() -> None:
@@ -64,12 +66,27 @@ def messages(
     start_loop: int = 0,
 ) -> list[Message]:
     produced = batched(timeline(world, model, start_loop), count, PER_MESSAGE)
-    return [Message(topic, 0, i, key, value, 1) for i, (_, key, value) in enumerate(produced)]
+    return on_partitions((topic, key, value) for _, key, value in produced)
 
 
 def paced_messages(world: World, start_loop: int) -> list[Message]:
     produced = batched(mixed(world, random.Random(1), start_loop), PACED, PACED_PER_MESSAGE)
-    return [Message(topic, 0, i, key, value, 1) for i, (topic, key, value) in enumerate(produced)]
+    return on_partitions(produced)
+
+
+def on_partitions(produced: Iterable[tuple[str, bytes, bytes]]) -> list[Message]:
+    """Messages on the partitions their keys hash to, with offsets counted per partition.
+
+    A partition's windows close on its own watermark, for the enterprises it holds: all on
+    one partition, most windows never closed (hundreds open per enterprise, not tens).
+    """
+    offsets: Counter[tuple[str, int]] = Counter()
+    placed = []
+    for topic, key, value in produced:
+        partition = partition_of(key.decode(), PARTITIONS)
+        placed.append(Message(topic, partition, offsets[topic, partition], key, value, 1))
+        offsets[topic, partition] += 1
+    return placed
 
 
 def context(world: World) -> WorkerContext:
@@ -95,8 +112,8 @@ def worker_path(
     if batch[0].topic == EGRESS_FLOWS.name:
         by_enterprise, _ = ctx.process_flows(batch)
         batch = []
-        for _, key, value in aggregate_messages(by_enterprise):
-            batch.append(Message(FLOW_AGGREGATES.name, 0, aggregates_from, key, value, 1))
+        for partition, key, value in aggregate_messages(by_enterprise):
+            batch.append(Message(FLOW_AGGREGATES.name, partition, aggregates_from, key, value, 1))
             aggregates_from += 1
     out = ctx.process_transfers(batch)
     token, produced = batch_token(batch), produced_ms(out)
@@ -120,14 +137,14 @@ def encode_states(ctx: WorkerContext, enterprise_ids: set[str]) -> None:
 
 
 def aggregate_messages(by_enterprise: dict[str, Any]) -> Iterator[tuple[int, bytes, bytes]]:
-    """As the flow agent sends them (one partition here), packed once the commit packs them."""
+    """As the flow agent sends them, packed once the commit packs them."""
     try:
         from pipeline.flow_aggregates import packed_messages
     except ImportError:  # a commit from before the packs: one message per enterprise
         for enterprise_id, share in sorted(by_enterprise.items()):
-            yield 0, enterprise_id.encode(), share.encode()
+            yield partition_of(enterprise_id, PARTITIONS), enterprise_id.encode(), share.encode()
         return
-    yield from packed_messages(by_enterprise, lambda _: 0)
+    yield from packed_messages(by_enterprise, lambda e: partition_of(e, PARTITIONS))
 
 
 def fast_path(name: str) -> Callable[[bytes | None, int], object] | None:
