@@ -39,9 +39,13 @@ class LoadStats:
 
 
 def shifted_timeline(
-    world: World, loop: int, span: timedelta
+    world: World,
+    loop: int,
+    span: timedelta,
+    kinds: tuple[type[TransferLog | EgressFlow], ...] = (TransferLog, EgressFlow),
 ) -> Iterator[TransferLog | EgressFlow]:
-    """The world's records in event-time order, moved `loop` spans later with fresh ids."""
+    """The world's records (of `kinds`) in event-time order, moved `loop` spans later with
+    fresh ids."""
     shift = span * loop
     suffix = f"~{loop}" if loop else ""
 
@@ -67,7 +71,12 @@ def shifted_timeline(
             )
             yield (moved.ts_start.timestamp(), i, moved)
 
-    for _, _, record in heapq.merge(logs(), flows()):
+    sources = [
+        source()
+        for kind, source in ((TransferLog, logs), (EgressFlow, flows))
+        if kind in kinds  # the other kind is not copied only to be dropped
+    ]
+    for _, _, record in heapq.merge(*sources):
         yield record
 
 
