@@ -22,7 +22,6 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
     settings = ctx.settings
     partitions = settings.kafka.partitions
     source = app.topic(EGRESS_FLOWS.name, key_serializer="raw", value_serializer="raw")
-    attributed = app.topic(FLOW_AGGREGATES.name, key_serializer="raw", value_serializer="raw")
 
     @app.agent(source, name="xbmon.flows", concurrency=1)
     async def flows(stream: Any) -> None:
@@ -38,7 +37,7 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
                     for partition, key, value in packed_messages(
                         by_enterprise, lambda enterprise_id: partition_of(enterprise_id, partitions)
                     ):
-                        await attributed.send(key=key, value=value, partition=partition)
+                        await output.produce(FLOW_AGGREGATES.name, key, value, partition)
                     await output.publish([], dead)
                 metrics.AGGREGATES_SENT.inc(len(by_enterprise))
                 output.observe_latency(messages)
