@@ -27,7 +27,7 @@ from datetime import timedelta
 from ipaddress import ip_network
 from itertools import chain, islice, pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import orjson
 from hdrh.histogram import HdrHistogram
@@ -43,6 +43,7 @@ from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
 
 Record = TransferLog | EgressFlow
+R = TypeVar("R", TransferLog, EgressFlow)
 Produced = tuple[str, bytes, bytes]  # topic, key, value
 Encoded = tuple[tuple[str, str], bytes]  # (topic, key), one record's JSON
 MAX_LATENCY_MS = 600_000
@@ -210,13 +211,13 @@ def padded_reference(world: World, enterprises: int, filings: int | None) -> lis
     return records
 
 
-def timeline(world: World, kind: type[Record], start_loop: int = 0) -> Iterator[Record]:
+def timeline(world: World, kind: type[R], start_loop: int = 0) -> Iterator[R]:
     """The world's records of one kind in event-time order, repeated with fresh ids forever."""
     first = min(log.ts for log in world.logs)
     span = (max(log.ts for log in world.logs) - first) + timedelta(days=1)
     loop = start_loop
     while True:
-        yield from shifted_timeline(world, loop, span, (kind,))
+        yield from cast(Iterator[R], shifted_timeline(world, loop, span, (kind,)))
         loop += 1
 
 
@@ -523,7 +524,7 @@ def store_insert_rate(world: World, directory: Path, rows: int = 200_000) -> tup
     logs = timeline(world, TransferLog)
     table = [
         transfer_row(
-            next(logs),  # type: ignore[arg-type]
+            next(logs),
             source_topic=TRANSFER_LOGS.name,
             source_partition=0,
             source_offset=i,

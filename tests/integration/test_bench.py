@@ -6,12 +6,23 @@ import os
 import subprocess
 import sys
 import time
+from itertools import islice
 from pathlib import Path
 
 import orjson
 import pytest
 
-from pipeline.bench import cpu_seconds, crossing, drain_rate, per_record_us
+from pipeline.bench import (
+    cpu_seconds,
+    crossing,
+    drain_rate,
+    per_record_us,
+    prepared,
+    timeline,
+)
+from pipeline.synth import synthesize
+from pipeline.topics import TRANSFER_LOGS
+from schemas.models import EgressFlow, TransferLog
 
 KEYS = ("flows_rps", "logs_rps", "baseline_rps", "ratio_flows", "ratio_logs", "p50_ms", "p99_ms")
 
@@ -101,3 +112,29 @@ def test_drain_rate_interpolates_the_10_and_90_percent_crossings() -> None:
     assert crossing(marks, 90) == pytest.approx(1.0 + 0.1 * 90 / 95)
     with pytest.raises(ValueError):
         crossing(marks, 101)
+
+
+def test_a_paced_phase_gets_its_records_encoded_up_front_then_as_drawn() -> None:
+    world = synthesize(enterprises=10, days=2, seed=3)
+    in_order = [log.transfer_id for log in islice(timeline(world, TransferLog), 8)]
+    source = timeline(world, TransferLog)
+    load = prepared(source, 5)
+    # The five are drawn and encoded now, before the phase starts: the source is past them.
+    assert next(source).transfer_id == in_order[5]
+    sent = [next(load) for _ in range(7)]
+    for key, value in sent:  # as a producer sends them: by enterprise, the record's JSON
+        assert key == (TRANSFER_LOGS.name, orjson.loads(value)["enterprise_id"])
+    # The prepared ones first, in order; then the load goes on drawing from the source.
+    ids = [orjson.loads(value)["transfer_id"] for _, value in sent]
+    assert ids == in_order[:5] + in_order[6:8]
+
+
+def test_a_kinds_timeline_holds_only_that_kind_in_event_time_order() -> None:
+    world = synthesize(enterprises=10, days=2, seed=3)
+    count = len(world.flows)
+    flows = list(islice(timeline(world, EgressFlow, start_loop=1), count + 1))
+    assert all(isinstance(flow, EgressFlow) for flow in flows)
+    starts = [flow.ts_start for flow in flows[:count]]
+    assert starts == sorted(starts)
+    assert all(flow.flow_id.endswith("~1") for flow in flows[:count])  # loop 1: fresh ids
+    assert flows[count].flow_id.endswith("~2")  # then the next loop
