@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
+
+from prometheus_client import Histogram
 
 from pipeline.stream_batch import Message
 
@@ -24,3 +27,11 @@ def to_messages(events: Sequence[Any]) -> list[Message]:
             )
         )
     return messages
+
+
+def observe_ages(histogram: Histogram, messages: Sequence[Message]) -> None:
+    """Each message's age now (since its broker timestamp), by topic, in seconds."""
+    now_ms = time.time() * 1000
+    for message in messages:
+        if message.timestamp_ms:
+            histogram.labels(message.topic).observe(max(0.0, now_ms - message.timestamp_ms) / 1000)

@@ -7,7 +7,7 @@ from typing import Any
 
 import faust
 
-from agents.events import to_messages
+from agents.events import observe_ages, to_messages
 from agents.output import Output
 from pipeline import metrics
 from pipeline.flow_aggregates import packed_messages
@@ -29,6 +29,7 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
             settings.batch_max_messages, within=settings.batch_within_s
         ):
             messages = to_messages(events)
+            observe_ages(metrics.TAKE_AGE, messages)
             metrics.BATCH_SIZE.labels("flows").observe(len(messages))
             try:
                 with metrics.BATCH_STAGE_SECONDS.labels("flows", "evaluate").time():

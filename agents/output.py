@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Awaitable, Sequence
 from typing import Any
@@ -13,6 +12,7 @@ import faust
 import orjson
 from faust.types import RecordMetadata
 
+from agents.events import observe_ages
 from pipeline import metrics
 from pipeline.evidence_rows import batch_token, output_rows, produced_ms, table_token
 from pipeline.rules.findings import EvaluatedFinding
@@ -121,12 +121,7 @@ class Output:
         return pending
 
     def observe_latency(self, messages: Sequence[Message]) -> None:
-        now_ms = time.time() * 1000
-        for message in messages:
-            if message.timestamp_ms:
-                metrics.PROCESSING_LATENCY.labels(message.topic).observe(
-                    max(0.0, now_ms - message.timestamp_ms) / 1000
-                )
+        observe_ages(metrics.PROCESSING_LATENCY, messages)
 
     async def dead_letter_batch(self, messages: Sequence[Message], exc: BaseException) -> None:
         """Last resort for a failed batch: every message to the dead-letter topic, as is."""

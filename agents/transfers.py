@@ -21,7 +21,7 @@ import faust
 from faust.types import TP
 from mode import BaseSignalT
 
-from agents.events import to_messages
+from agents.events import observe_ages, to_messages
 from agents.output import Output
 from agents.settle import SettleChain, Unsaved, hold, release
 from pipeline import metrics
@@ -121,6 +121,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                 settings.batch_max_messages, within=settings.batch_within_s
             ):
                 messages = to_messages(events)
+                observe_ages(metrics.TAKE_AGE, messages)
                 metrics.BATCH_SIZE.labels("transfers").observe(len(messages))
                 hold(events)  # acked once its state is written, or the batch dead-lettered
                 try:

@@ -37,7 +37,7 @@ from stdnum.cn import uscc
 
 from pipeline.embedded import Stack
 from pipeline.loadgen import message_key, shifted_timeline
-from pipeline.metrics_client import total
+from pipeline.metrics_client import Samples, total
 from pipeline.synth import World, synthesize
 from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
@@ -119,6 +119,9 @@ class BenchResult:
     # Per backlog and the half-load phase: the workers' wall time a record in each agent's
     # batch stages (`xbmon_batch_stage_seconds`), by "agent.stage".
     stage_us: dict[str, dict[str, float]] = field(default_factory=dict)
+    # Half load, transfer-log messages: where their latency builds, as histogram bucket bounds
+    # in ms ("take": age when the agent takes them in; "acked": when their output is acked).
+    half_waits_ms: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def baseline_rps(self) -> float:
@@ -157,6 +160,7 @@ class BenchResult:
             "rows_per_insert": self.rows_per_insert,
             "producer_bound": self.producer_bound,
             "stage_us": self.stage_us,
+            "half_waits_ms": self.half_waits_ms,
             "latency_at": {
                 rate: {"p50_ms": at.p50_ms, "p99_ms": at.p99_ms, "max_ms": at.max_ms}
                 for rate, at in self.latency_at.items()
@@ -398,6 +402,52 @@ def stage_seconds(stack: Stack) -> dict[str, float]:
         for labels in (dict(pairs),)
     }
     return dict(sorted(stages.items()))
+
+
+WAIT_HISTOGRAMS = {"take": "xbmon_take_age_seconds", "acked": "xbmon_processing_latency_seconds"}
+
+
+def log_waits(stack: Stack) -> dict[str, dict[float, float]]:
+    """The workers' wait histograms for transfer-log messages, as cumulative counts by bound."""
+    samples = stack.metrics()
+    return {
+        key: histogram_buckets(samples, name, topic=TRANSFER_LOGS.name)
+        for key, name in WAIT_HISTOGRAMS.items()
+    }
+
+
+def histogram_buckets(samples: Samples, name: str, **labels: str) -> dict[float, float]:
+    """A histogram's cumulative counts by upper bound (s), summed over the matching series."""
+    wanted = set(labels.items())
+    buckets: dict[float, float] = defaultdict(float)
+    for (metric, pairs), value in samples.items():
+        if metric == f"{name}_bucket" and wanted <= set(pairs):
+            buckets[float(dict(pairs)["le"])] += value
+    return dict(buckets)
+
+
+def bucket_quantile(
+    before: dict[float, float], after: dict[float, float], q: float
+) -> float | None:
+    """Upper bound of the bucket holding quantile `q` of what was observed between two
+    readings of a histogram (None: nothing was)."""
+    grown = {bound: count - before.get(bound, 0.0) for bound, count in after.items()}
+    observed = grown.get(math.inf, 0.0)
+    if observed <= 0:
+        return None
+    return next(bound for bound in sorted(grown) if grown[bound] >= q * observed)
+
+
+def wait_bounds_ms(
+    before: dict[str, dict[float, float]], after: dict[str, dict[float, float]]
+) -> dict[str, float | None]:
+    """p50 and p99 bounds, in ms, of each wait between two readings."""
+    bounds: dict[str, float | None] = {}
+    for key in after:
+        for q in (0.5, 0.99):
+            bound = bucket_quantile(before.get(key, {}), after[key], q)
+            bounds[f"{key}_p{q * 100:g}"] = None if bound is None else bound * 1000
+    return bounds
 
 
 def per_record_us(
@@ -653,7 +703,7 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
             rng = random.Random(options.seed)
             records = mixed(world, rng, flows_loops + logs_loops)
             for label, fraction in (("half", 0.5), ("full", 1.0)):
-                stages = stage_seconds(stack)
+                stages, waits = stage_seconds(stack), log_waits(stack)
                 latency, findings = paced_phase(stack, records, capacity * fraction, options, trace)
                 caught_up(stack, 900)
                 if label == "half":
@@ -661,6 +711,11 @@ def run_bench(options: BenchOptions, report: Report = print) -> BenchResult:
                     result.stage_us["half"] = per_record_us(stages, stage_seconds(stack), sent)
                     report(
                         f"half load: worker µs a record by batch stage {result.stage_us['half']}"
+                    )
+                    result.half_waits_ms = wait_bounds_ms(waits, log_waits(stack))
+                    report(
+                        "half load: a log message's age at take / when its output was acked, "
+                        f"bucket bounds in ms: {result.half_waits_ms}"
                     )
                 report(
                     f"{label} load ({capacity * fraction:,.0f} records/s): p50 "

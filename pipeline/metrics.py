@@ -28,6 +28,13 @@ PROCESSING_LATENCY = Histogram(
     ["topic"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+TAKE_AGE = Histogram(
+    "xbmon_take_age_seconds",
+    "From a message's broker timestamp to its agent taking it into a batch: the wait before "
+    "processing (fetch, Faust's delivery, the agent's previous batch), by topic.",
+    ["topic"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 STORED_LATENCY = Histogram(
     "xbmon_stored_latency_seconds",
     "From a record's production (its message's timestamp) to its evidence row being stored.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -13,13 +14,17 @@ import orjson
 import pytest
 
 from pipeline.bench import (
+    bucket_quantile,
     cpu_seconds,
     crossing,
     drain_rate,
+    histogram_buckets,
     per_record_us,
     prepared,
     timeline,
+    wait_bounds_ms,
 )
+from pipeline.metrics_client import Samples
 from pipeline.synth import synthesize
 from pipeline.topics import TRANSFER_LOGS
 from schemas.models import EgressFlow, TransferLog
@@ -62,6 +67,8 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
     assert {"flows.evaluate", "flows.publish"} <= set(stages["flows"])
     assert stages["logs"]["transfers.evaluate"] > 0 and stages["flows"]["flows.evaluate"] > 0
     assert stages["half"]["transfers.evaluate"] > 0
+    waits = summary["half_waits_ms"]  # a log message waits for its take before its acks
+    assert 0 < waits["take_p50"] <= waits["acked_p50"] and waits["acked_p50"] <= waits["acked_p99"]
     assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
 
 
@@ -138,3 +145,24 @@ def test_a_kinds_timeline_holds_only_that_kind_in_event_time_order() -> None:
     assert starts == sorted(starts)
     assert all(flow.flow_id.endswith("~1") for flow in flows[:count])  # loop 1: fresh ids
     assert flows[count].flow_id.endswith("~2")  # then the next loop
+
+
+def test_wait_bounds_read_the_quantiles_buckets_between_two_readings() -> None:
+    def samples(counts: dict[str, float], topic: str = TRANSFER_LOGS.name) -> Samples:
+        return {
+            ("xbmon_take_age_seconds_bucket", (("le", le), ("topic", topic))): count
+            for le, count in counts.items()
+        }
+
+    before = samples({"0.1": 100.0, "0.25": 100.0, "0.5": 100.0, "+Inf": 100.0})
+    # Since: 60 more within 0.1 s, 39 between 0.25 and 0.5 s, 1 beyond.
+    after = samples({"0.1": 160.0, "0.25": 160.0, "0.5": 199.0, "+Inf": 200.0})
+    after |= samples({"0.1": 0.0, "+Inf": 50.0}, topic="egress.flows")  # not a log topic
+    take_before = histogram_buckets(before, "xbmon_take_age_seconds", topic=TRANSFER_LOGS.name)
+    take_after = histogram_buckets(after, "xbmon_take_age_seconds", topic=TRANSFER_LOGS.name)
+    assert take_after == {0.1: 160.0, 0.25: 160.0, 0.5: 199.0, math.inf: 200.0}
+    assert bucket_quantile(take_before, take_after, 0.5) == 0.1
+    assert bucket_quantile(take_before, take_after, 0.99) == 0.5
+    assert bucket_quantile(take_after, take_after, 0.5) is None  # nothing observed since
+    bounds = wait_bounds_ms({"take": take_before}, {"take": take_after})
+    assert bounds == {"take_p50": 100.0, "take_p99": 500.0}
