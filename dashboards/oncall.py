@@ -34,12 +34,15 @@ def throughput() -> cogbuilder.Builder[Panel]:
 
 def latency() -> cogbuilder.Builder[Panel]:
     bucket = "sum by (le, topic) (rate(xbmon_processing_latency_seconds_bucket[$__rate_interval]))"
+    taken = "sum by (le, topic) (rate(xbmon_take_age_seconds_bucket[$__rate_interval]))"
     return prom_timeseries(
         "Processing latency p50 / p99",
-        "Broker timestamp to processed, by topic.",
+        "Broker timestamp to processed, by topic; and to taken into a batch (p99 taken): the "
+        "part of the latency spent waiting before the agent starts on a message.",
         [
             promql(f"histogram_quantile(0.5, {bucket})", "p50 {{topic}}", "A"),
             promql(f"histogram_quantile(0.99, {bucket})", "p99 {{topic}}", "B"),
+            promql(f"histogram_quantile(0.99, {taken})", "p99 taken {{topic}}", "C"),
         ],
         unit="s",
     )
