@@ -37,7 +37,7 @@ from stdnum.cn import uscc
 
 from pipeline.embedded import Stack
 from pipeline.loadgen import message_key, shifted_timeline
-from pipeline.metrics_client import Samples, total
+from pipeline.metrics_client import histogram_buckets, total
 from pipeline.synth import World, synthesize
 from pipeline.topics import EGRESS_FLOWS, EVIDENCE_ROWS, TRANSFER_LOGS
 from schemas.models import EgressFlow, Enterprise, Filing, NegativeListEntry, TransferLog
@@ -414,16 +414,6 @@ def log_waits(stack: Stack) -> dict[str, dict[float, float]]:
         key: histogram_buckets(samples, name, topic=TRANSFER_LOGS.name)
         for key, name in WAIT_HISTOGRAMS.items()
     }
-
-
-def histogram_buckets(samples: Samples, name: str, **labels: str) -> dict[float, float]:
-    """A histogram's cumulative counts by upper bound (s), summed over the matching series."""
-    wanted = set(labels.items())
-    buckets: dict[float, float] = defaultdict(float)
-    for (metric, pairs), value in samples.items():
-        if metric == f"{name}_bucket" and wanted <= set(pairs):
-            buckets[float(dict(pairs)["le"])] += value
-    return dict(buckets)
 
 
 def bucket_quantile(

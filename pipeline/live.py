@@ -9,18 +9,14 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from pipeline.metrics_client import Samples, by_label, total
+from pipeline.metrics_client import Samples, by_label, histogram_buckets, total
 from pipeline.topics import EGRESS_FLOWS, TRANSFER_LOGS
 from pipeline.views import SEVERITY_ORDER, SEVERITY_STYLE
 
 
 def histogram_quantile(samples: Samples, name: str, q: float) -> float | None:
     """Prometheus-style quantile from cumulative buckets (linear within a bucket)."""
-    buckets: dict[float, float] = {}
-    for (n, labels), value in samples.items():
-        if n == f"{name}_bucket":
-            le = float(dict(labels)["le"])
-            buckets[le] = buckets.get(le, 0.0) + value
+    buckets = histogram_buckets(samples, name)
     if not buckets:
         return None
     bounds = sorted(buckets)

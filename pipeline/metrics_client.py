@@ -30,6 +30,18 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= set(ls))
 
 
+def histogram_buckets(samples: Samples, name: str, **labels: str) -> dict[float, float]:
+    """A histogram's cumulative counts by upper bound, summed over series whose labels
+    include `labels`."""
+    wanted = set(labels.items())
+    buckets: dict[float, float] = {}
+    for (n, ls), value in samples.items():
+        if n == f"{name}_bucket" and wanted <= set(ls):
+            bound = float(dict(ls)["le"])
+            buckets[bound] = buckets.get(bound, 0.0) + value
+    return buckets
+
+
 def by_label(samples: Samples, name: str, label: str) -> dict[str, float]:
     out: dict[str, float] = {}
     for (n, ls), v in samples.items():

@@ -18,13 +18,12 @@ from pipeline.bench import (
     cpu_seconds,
     crossing,
     drain_rate,
-    histogram_buckets,
     per_record_us,
     prepared,
     timeline,
     wait_bounds_ms,
 )
-from pipeline.metrics_client import Samples
+from pipeline.metrics_client import Samples, histogram_buckets
 from pipeline.synth import synthesize
 from pipeline.topics import TRANSFER_LOGS
 from schemas.models import EgressFlow, TransferLog
