@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -27,6 +28,7 @@ from agents.settle import SettleChain, Unsaved, hold, release
 from pipeline import metrics
 from pipeline.rules.state import EnterpriseState
 from pipeline.state_codec import (
+    day_key,
     decode_seen_chunk,
     decode_state,
     encode_seen_chunk,
@@ -41,8 +43,18 @@ log = logging.getLogger(__name__)
 
 STATE_TABLE = "enterprise-state"
 SEEN_TABLE = "transfer-ids"  # archived chunks of evaluated transfer_ids, per enterprise
+DAYS_TABLE = "enterprise-days"  # the scoring profile's alerts and findings, a day an entry
 RESCORE_INTERVAL_S = 5.0
 STAGE = metrics.BATCH_STAGE_SECONDS.labels
+
+
+@dataclass
+class Snapshot:
+    """What one write persists: states and the entries they refer to, by table key."""
+
+    states: dict[bytes, bytes] = field(default_factory=dict)
+    seen: dict[bytes, bytes] = field(default_factory=dict)  # archived transfer-id chunks
+    days: dict[bytes, bytes | None] = field(default_factory=dict)  # None: delete the entry
 
 
 def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) -> Any:
@@ -63,9 +75,26 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         value_type=bytes,
     )
 
+    days = app.Table(
+        DAYS_TABLE,
+        partitions=settings.kafka.partitions,
+        use_partitioner=True,  # keys salted to hash like their enterprise (day_key)
+        key_type=bytes,
+        value_type=bytes,
+    )
+
     def load(enterprise_id: str) -> EnterpriseState | None:
         raw = state.get(enterprise_id.encode())
-        return with_archive(enterprise_id, decode_state(raw)) if raw is not None else None
+        return with_archive(enterprise_id, decoded(enterprise_id, raw)) if raw is not None else None
+
+    def decoded(enterprise_id: str, raw: bytes) -> EnterpriseState:
+        def read_day(day: str) -> bytes | None:
+            entry = days.get(day_key(enterprise_id, day, settings.kafka.partitions))
+            if entry is None:
+                log.error("alerts and findings of %s on %s missing", enterprise_id, day)
+            return entry
+
+        return decode_state(raw, read_day)
 
     def with_archive(enterprise_id: str, decoded: EnterpriseState) -> EnterpriseState:
         """A decoded state with its archived transfer ids read back."""
@@ -93,9 +122,9 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         for key, raw in list(state.items()):
             enterprise_id = key.decode()
             if enterprise_id not in ctx.engine.states:
-                decoded = decode_state(raw)
-                if decoded.windows:  # only these need their archived ids now
-                    ctx.engine.states[enterprise_id] = with_archive(enterprise_id, decoded)
+                held = decoded(enterprise_id, raw)
+                if held.windows:  # only these need their archived ids now
+                    ctx.engine.states[enterprise_id] = with_archive(enterprise_id, held)
         owned = [tp for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name]
         metrics.ASSIGNED_PARTITIONS.set(len(owned))
         metrics.WORKER_READY.set(1)
@@ -179,18 +208,31 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         if not events:
             return
         with STAGE("transfers", "snapshot").time():
-            snapshot, chunks = snapshot_states(touched)
-        chain.add(partial(persist, snapshot, chunks, events))
+            snapshot = snapshot_states(touched)
+        chain.add(partial(persist, snapshot, events))
 
-    async def persist(
-        snapshot: dict[bytes, bytes], chunks: dict[bytes, bytes], events: Sequence[Any]
-    ) -> None:
+    async def persist(snapshot: Snapshot, events: Sequence[Any]) -> None:
         with STAGE("transfers", "persist").time():
-            for key, raw in chunks.items():
-                seen_ids[key] = raw
-            for key, raw in snapshot.items():
-                state[key] = raw
+            write(snapshot)
         release(app, events)
+
+    def write(snapshot: Snapshot) -> None:
+        """The entries a state refers to first, then the states."""
+        for key, raw in snapshot.seen.items():
+            seen_ids[key] = raw
+        for key, entry in snapshot.days.items():
+            if entry is not None:
+                days[key] = entry
+            elif key in days:
+                del days[key]  # a tombstone in the changelog
+        for key, raw in snapshot.states.items():
+            state[key] = raw
+        for table, written in (
+            (SEEN_TABLE, snapshot.seen.values()),
+            (DAYS_TABLE, snapshot.days.values()),
+            (STATE_TABLE, snapshot.states.values()),
+        ):
+            metrics.STATE_BYTES.labels(table).inc(sum(len(raw or b"") for raw in written))
 
     async def dead_letter(
         messages: list[Message], exc: BaseException, events: Sequence[Any]
@@ -198,20 +240,23 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         await output.dead_letter_batch(messages, exc)
         release(app, events)
 
-    def snapshot_states(touched: set[str]) -> tuple[dict[bytes, bytes], dict[bytes, bytes]]:
-        """Encoded states, and the transfer-id chunks archived now (written before them)."""
-        snapshot: dict[bytes, bytes] = {}
-        chunks: dict[bytes, bytes] = {}
+    def snapshot_states(touched: Iterable[str]) -> Snapshot:
+        """Encoded states, the transfer-id chunks archived now and their changed day entries."""
+        snapshot = Snapshot()
+        partitions = settings.kafka.partitions
         for eid in touched:
             held = ctx.engine.states.get(eid)
             if held is None:
                 continue
             archived = held.archive_seen(settings.seen_chunk_ids)
             if archived is not None:
-                key = seen_chunk_key(eid, archived[0], settings.kafka.partitions)
-                chunks[key] = encode_seen_chunk(archived[1])
-            snapshot[eid.encode()] = encode_state(held)
-        return snapshot, chunks
+                key = seen_chunk_key(eid, archived[0], partitions)
+                snapshot.seen[key] = encode_seen_chunk(archived[1])
+            encoded = encode_state(held)
+            for day, entry in encoded.days.items():
+                snapshot.days[day_key(eid, day, partitions)] = entry
+            snapshot.states[eid.encode()] = encoded.value
+        return snapshot
 
     def ownership() -> Callable[[str], bool]:
         """Whether this worker owns an enterprise, by the assignment as of now (read once: a
@@ -241,19 +286,19 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             held = load(enterprise_id)
             if held is not None:
                 ctx.engine.states[enterprise_id] = held
+        # The batches evaluated before this: their write goes first, of their states as they
+        # left them (their findings must be acknowledged first, and their seen ids: a replay
+        # would count them twice), and an encoding is written in the order it was taken (it
+        # writes only the day entries that changed since the one before).
+        save_unsaved()
         out = ctx.rescore(enterprise_ids, trigger)
-        snapshot = {e.encode(): encode_state(ctx.engine.states[e]) for e in out.touched}
+        snapshot = snapshot_states(out.touched)
 
         async def publish_and_save() -> None:
             await output.publish_supervision(out)
             await output.store(out, [])
-            for key, raw in snapshot.items():
-                state[key] = raw
+            write(snapshot)
 
-        # Behind the batches evaluated before this snapshot: their state (which it includes)
-        # must not be saved before their findings are acknowledged, nor before their seen ids
-        # are (a replay would count them twice): their own write goes first.
-        save_unsaved()
         await asyncio.wait([chain.add(publish_and_save)])
 
     async def reference_changes() -> None:

@@ -98,6 +98,11 @@ CONSUMPTION_PAUSED = Gauge(
 )
 PAUSES = Counter("xbmon_pauses_total", "Times the store writer paused consumption (spool full).")
 OPEN_WINDOWS = Gauge("xbmon_open_windows", "Reconciliation windows not yet closed.")
+STATE_BYTES = Counter(
+    "xbmon_state_bytes_written_total",
+    "Bytes written to the transfer agent's changelog-backed tables (states and their entries).",
+    ["table"],
+)
 REFERENCE_RECORDS = Gauge(
     "xbmon_reference_records", "Reference records held by this worker.", ["kind"]
 )

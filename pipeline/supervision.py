@@ -21,7 +21,7 @@ from pipeline.config import RulesConfig
 from pipeline.rules.categories import carries_important
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.filings import is_valid, validity_end
-from pipeline.rules.state import EnterpriseState, ScoringProfile
+from pipeline.rules.state import EnterpriseState, KeptFinding, ScoringProfile
 from pipeline.rules.years import calendar_year
 from pipeline.scoring.config import ScoringConfig
 from pipeline.scoring.model import CountryScores, FindingRecord, Score, ScoringInputs, score
@@ -97,7 +97,7 @@ def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> Non
     """Remember a batch's findings of one enterprise (each once), then prune once."""
     kept = profile.findings  # oldest first
     known = {k[0] for k in kept}
-    new: list[tuple[str, str, str, datetime]] = []
+    new: list[KeptFinding] = []
     for finding in findings:
         if finding.finding_id not in known:
             known.add(finding.finding_id)
@@ -118,7 +118,7 @@ def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> Non
         profile.resolved &= {k[0] for k in profile.findings}
 
 
-def _ts(kept: tuple[str, str, str, datetime]) -> datetime:
+def _ts(kept: KeptFinding) -> datetime:
     return kept[3]
 
 

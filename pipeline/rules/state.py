@@ -76,6 +76,21 @@ class WindowAggregate:
 
 
 WindowKey = tuple[str, datetime]  # destination country, window start (UTC)
+KeptFinding = tuple[str, str, str, datetime]  # finding_id, rule_id, severity, ts
+
+
+@dataclass
+class StoredDays:
+    """What the state codec last wrote of a profile's alerts and kept findings (not
+    persisted). They are written in entries of one day each, and only the days that changed:
+    as part of the state value they were ~95 % of the ~80 KB written per enterprise every
+    flush, where a flush changes about one day of them."""
+
+    alerts: dict[str, str] = field(default_factory=dict)  # alert id -> JSON as written
+    alert_days: dict[str, str] = field(default_factory=dict)  # alert id -> its entry's day
+    findings: dict[str, list[KeptFinding]] = field(default_factory=dict)  # day -> as written
+    kept: list[KeptFinding] = field(default_factory=list)  # the profile's findings as written
+    days: list[str] = field(default_factory=list)  # the days with an entry, sorted
 
 
 @dataclass
@@ -93,7 +108,7 @@ class ScoringProfile:
     observed_bytes: int = 0
     monitored_since: datetime | None = None
     # (finding_id, rule_id, severity, ts) of recent findings, oldest first, bounded
-    findings: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    findings: list[KeptFinding] = field(default_factory=list)
     resolved: set[str] = field(default_factory=set)  # finding ids whose alert was resolved
     score: dict[str, object] | None = None  # last credit, risk, tier, computed_at
     alerts: dict[str, str] = field(default_factory=dict)  # alert_id -> Alert JSON (recent days)
@@ -102,6 +117,7 @@ class ScoringProfile:
     # The scoring model's record of each kept finding, by finding id (not persisted: rebuilt
     # on demand). Every re-score reads all of them; building them anew was most of its cost.
     records: dict[str, FindingRecord] = field(default_factory=dict, compare=False, repr=False)
+    stored: StoredDays = field(default_factory=StoredDays, compare=False, repr=False)
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.app import REGISTERED_AGENTS, create_app, registered_agents
-from agents.transfers import SEEN_TABLE, STATE_TABLE
+from agents.transfers import DAYS_TABLE, SEEN_TABLE, STATE_TABLE
 from pipeline.settings import Settings
 from pipeline.topics import REFERENCE_ENTERPRISES, REFERENCE_FILINGS, REFERENCE_NEGATIVE_LIST
 
@@ -25,6 +25,7 @@ def test_reference_tables_follow_the_reference_topics() -> None:
         assert table._changelog_topic_name() == spec.name
     assert tables[STATE_TABLE].use_partitioner
     assert tables[SEEN_TABLE].use_partitioner  # chunk keys are salted to hash like their owner
+    assert tables[DAYS_TABLE].use_partitioner  # so are day entries' keys
 
 
 def test_the_worker_consumer_fetches_with_our_wait_not_fausts_fixed_one() -> None:

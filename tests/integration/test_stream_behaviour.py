@@ -188,6 +188,35 @@ def test_yearly_counts_survive_a_worker_restart(stack: Stack, how: str) -> None:
     assert len(stack.findings()) == 3
 
 
+def test_alerts_survive_a_worker_restart_and_are_bumped_not_raised_again(stack: Stack) -> None:
+    # The profile's alerts and findings are written in day entries of their own table, apart
+    # from the state value: a restarted worker must read them back with the state.
+    from agents.transfers import DAYS_TABLE
+
+    stack.start(workers=1)
+    stack.publish_reference([enterprise()])
+    send_logs(stack, log("a", T0))  # cites a filing that was never made
+
+    def alerts() -> list[dict[str, Any]]:
+        return [orjson.loads(v) for _, v in stack.read_topic(ALERTS.name, 500)]
+
+    wait_until(lambda: len(alerts()) >= 1, 20, "the first transfer's alert")
+    raised = {a["alert_id"]: a for a in alerts()}
+    assert {a["count"] for a in raised.values()} == {1}
+    wait_until(lambda: stack.lag(TRANSFER_LOGS.name) == 0, 20, "the first transfer committed")
+    assert stack.metric("xbmon_state_bytes_written_total", table=DAYS_TABLE) > 0
+    time.sleep(1.0)  # the changelogs' producer flush
+    stack.workers[0].kill()
+    stack.add_worker()
+    stack.wait_ready()
+    send_logs(stack, log("b", T0 + timedelta(hours=1)))  # the same rules, the same day
+    wait_until(lambda: len(alerts()) >= 2 * len(raised), 20, "the second transfer's alerts")
+    bumped = alerts()[len(raised) :]
+    assert {a["alert_id"] for a in bumped} == set(raised)  # the same alerts, not new ones
+    assert all(a["count"] == 2 for a in bumped)
+    assert all(a["finding_ids"][0] in raised[a["alert_id"]]["finding_ids"] for a in bumped)
+
+
 def test_windows_close_when_event_time_passes_the_grace_period(stack: Stack) -> None:
     from pipeline.topics import EGRESS_FLOWS
 
