@@ -167,7 +167,8 @@ class Settings(BaseSettings):
     # batches in between are settled (their output acknowledged) and their source events held
     # until the write: a crash replays at most this much. Writing every touched state after
     # every batch was a third of the worker at half load (paced ~10-record messages: each
-    # batch touches most enterprises, ~50 KB a state after the backlogs).
+    # batch touches most enterprises; a state was ~50 KB after the backlogs then, ~7 KB
+    # since the profile's alerts and findings moved to day entries).
     state_flush_interval_s: float = Field(0.5, ge=0)
     # An agent batch: up to this many messages, or what came within this time. Under load
     # batches fill at once; the wait bounds the latency a trickle of traffic sees.
@@ -182,7 +183,7 @@ class Settings(BaseSettings):
     # half of the writer's CPU. Our data has few reference cycles: refcounting frees it.
     gc_threshold: int = Field(50_000, ge=100)
     # Table writes Faust may hold unsent before streams wait for them (see agents.app). A
-    # state is 20-100 KB under load: the bound is also one on memory.
+    # state is ~5-10 KB under load, a day entry a few KB: the bound is also one on memory.
     producer_buffer_messages: int = Field(1_000, ge=1)
     kafka: KafkaSettings = KafkaSettings()
     clickhouse: ClickHouseSettings = ClickHouseSettings()
