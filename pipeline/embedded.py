@@ -70,8 +70,15 @@ class WorkerProcess:
     metrics_port: int
     log_path: Path
 
-    def metrics(self) -> Samples:
-        return scrape(self.metrics_port)
+    def metrics(self, attempts: int = 3) -> Samples:
+        """Its samples. A live worker's failed scrape is tried again: summed over workers, an
+        empty reading counts as zeros (a rate or a histogram read between two would jump)."""
+        samples = scrape(self.metrics_port)
+        for _ in range(attempts - 1):
+            if samples or not self.alive:
+                break
+            samples = scrape(self.metrics_port)
+        return samples
 
     @property
     def alive(self) -> bool:
