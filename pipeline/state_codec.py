@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import count
-from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -26,6 +25,7 @@ from pipeline.rules.state import (
     WindowAggregate,
     WindowKey,
     YearCounters,
+    kept_ts,
 )
 from pipeline.stream_batch import partition_of
 from schemas.types import format_datetime
@@ -250,7 +250,7 @@ def _pruned(old: list[KeptFinding], kept: list[KeptFinding]) -> int:
     if not kept:
         return len(old)
     first = kept[0]
-    index = bisect_left(old, first[3], key=_ts)
+    index = bisect_left(old, first[3], key=kept_ts)
     while index < len(old) and old[index] is not first and old[index][3] == first[3]:
         index += 1  # ts ties: keep looking for the same finding
     return index
@@ -263,7 +263,7 @@ def _findings_by_day(kept: list[KeptFinding]) -> dict[str, list[KeptFinding]]:
     start = 0
     while start < len(kept):
         day = kept[start][3].astimezone(UTC).date()
-        end = bisect_left(kept, _midnight(day + _ONE_DAY), lo=start, key=_ts)
+        end = bisect_left(kept, _midnight(day + _ONE_DAY), lo=start, key=kept_ts)
         groups[day.isoformat()] = kept[start:end]
         start = end
     return groups
@@ -271,8 +271,8 @@ def _findings_by_day(kept: list[KeptFinding]) -> dict[str, list[KeptFinding]]:
 
 def _findings_of_day(kept: list[KeptFinding], day: str) -> list[KeptFinding]:
     begins = date.fromisoformat(day)
-    start = bisect_left(kept, _midnight(begins), key=_ts)
-    return kept[start : bisect_left(kept, _midnight(begins + _ONE_DAY), lo=start, key=_ts)]
+    start = bisect_left(kept, _midnight(begins), key=kept_ts)
+    return kept[start : bisect_left(kept, _midnight(begins + _ONE_DAY), lo=start, key=kept_ts)]
 
 
 def _day(kept: KeptFinding) -> str:
@@ -285,7 +285,6 @@ def _midnight(day: date) -> datetime:
 
 
 _ONE_DAY = timedelta(days=1)
-_ts = itemgetter(3)  # a kept finding's ts, in C for bisect's key
 
 
 def encode_seen_chunk(ids: set[str]) -> bytes:

@@ -21,7 +21,7 @@ from pipeline.config import RulesConfig
 from pipeline.rules.categories import carries_important
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.filings import is_valid, validity_end
-from pipeline.rules.state import EnterpriseState, KeptFinding, ScoringProfile
+from pipeline.rules.state import EnterpriseState, KeptFinding, ScoringProfile, kept_ts
 from pipeline.rules.years import calendar_year
 from pipeline.scoring.config import ScoringConfig
 from pipeline.scoring.model import CountryScores, FindingRecord, Score, ScoringInputs, score
@@ -106,20 +106,16 @@ def record_findings(profile: ScoringProfile, findings: Sequence[Finding]) -> Non
         profile.resolved &= known
         return
     if not kept or min(n[3] for n in new) >= kept[-1][3]:
-        kept.extend(sorted(new, key=_ts))  # the usual case: stably, as a full sort would
+        kept.extend(sorted(new, key=kept_ts))  # the usual case: stably, as a full sort would
     else:
         kept.extend(new)
-        kept.sort(key=_ts)
+        kept.sort(key=kept_ts)
     horizon = kept[-1][3] - timedelta(days=FINDINGS_KEPT_DAYS)
-    start = max(bisect_left(kept, horizon, key=_ts), len(kept) - FINDINGS_KEPT_MAX)
+    start = max(bisect_left(kept, horizon, key=kept_ts), len(kept) - FINDINGS_KEPT_MAX)
     if start > 0:
         profile.findings = kept[start:]
     if profile.resolved:
         profile.resolved &= {k[0] for k in profile.findings}
-
-
-def _ts(kept: KeptFinding) -> datetime:
-    return kept[3]
 
 
 def finding_records(profile: ScoringProfile) -> tuple[FindingRecord, ...]:
