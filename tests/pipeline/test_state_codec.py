@@ -290,11 +290,10 @@ def test_the_entries_written_always_decode_to_the_state(steps: list[tuple[str, i
         if step == "alert":
             count = orjson.loads(profile.alerts.get(f"a{day}", '{"count": 0}'))["count"] + 1
             profile.alerts[f"a{day}"] = alert_json(f"2025-03-0{day + 1}", count)
-        elif step == "finding":  # the usual case: after the others (5 h a step)
-            profile.findings.append(finding(n, base + timedelta(hours=5 * n)))
-        elif step == "late":  # anywhere, kept by ts as record_findings keeps them
-            profile.findings.append(finding(n, base + timedelta(hours=7 * day)))
-            profile.findings.sort(key=lambda kept: kept[3])
+        elif step in ("finding", "late"):  # usually after the others (5 h a step), or anywhere
+            at = base + timedelta(hours=5 * n if step == "finding" else 7 * day)
+            profile.findings.append(finding(n, at))
+            profile.findings.sort(key=lambda kept: kept[3])  # by ts, as record_findings keeps them
         elif step == "prune-alerts":
             profile.alerts = {k: v for k, v in profile.alerts.items() if int(k[1:]) > day}
         elif step == "prune-findings":
