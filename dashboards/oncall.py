@@ -178,6 +178,22 @@ def batch_stages() -> cogbuilder.Builder[Panel]:
     )
 
 
+def state_writes() -> cogbuilder.Builder[Panel]:
+    return prom_timeseries(
+        "State written",
+        "Bytes per second the transfer agent writes to its changelog-backed tables: states, "
+        "the day entries of alerts and findings, archived transfer-id chunks. Growing at a "
+        "steady input rate means states are growing (and recovery getting slower).",
+        [
+            promql(
+                "sum by (table) (rate(xbmon_state_bytes_written_total[$__rate_interval]))",
+                "{{table}}",
+            )
+        ],
+        unit="Bps",
+    )
+
+
 def findings_rate() -> cogbuilder.Builder[Panel]:
     return prom_timeseries(
         "Findings by severity",
@@ -202,6 +218,7 @@ PANELS: Final = [
     alerts_open,
     workers,
     batch_stages,
+    state_writes,
     findings_rate,
     evidence_log,
 ]
