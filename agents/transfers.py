@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 import faust
-from faust.types import TP
+from faust.types import TP, TableT
 from mode import BaseSignalT
 
 from agents.events import observe_ages, to_messages
@@ -48,6 +48,10 @@ RESCORE_INTERVAL_S = 5.0
 STAGE = metrics.BATCH_STAGE_SECONDS.labels
 
 
+def no_entries(day: str) -> None:
+    """A day-entry reader for when only the state value itself is wanted."""
+
+
 @dataclass
 class Snapshot:
     """What one write persists: states and the entries they refer to, by table key."""
@@ -59,52 +63,44 @@ class Snapshot:
 
 def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) -> Any:
     settings = ctx.settings
-    state = app.Table(
-        STATE_TABLE,
-        partitions=settings.kafka.partitions,
-        use_partitioner=True,  # written from a take() batch; keyed like the source topics
-        key_type=bytes,
-        value_type=bytes,
-    )
 
-    seen_ids = app.Table(
-        SEEN_TABLE,
-        partitions=settings.kafka.partitions,
-        use_partitioner=True,  # keys salted to hash like their enterprise (seen_chunk_key)
-        key_type=bytes,
-        value_type=bytes,
-    )
+    def enterprise_table(name: str) -> TableT[bytes, bytes]:
+        """A table partitioned like the source topics (written from a take() batch): its keys
+        are enterprise ids, or salted to hash like them (`seen_chunk_key`, `day_key`)."""
+        return app.Table(
+            name,
+            partitions=settings.kafka.partitions,
+            use_partitioner=True,
+            key_type=bytes,
+            value_type=bytes,
+        )
 
-    days = app.Table(
-        DAYS_TABLE,
-        partitions=settings.kafka.partitions,
-        use_partitioner=True,  # keys salted to hash like their enterprise (day_key)
-        key_type=bytes,
-        value_type=bytes,
-    )
+    state = enterprise_table(STATE_TABLE)
+    seen_ids = enterprise_table(SEEN_TABLE)
+    days = enterprise_table(DAYS_TABLE)
 
     def load(enterprise_id: str) -> EnterpriseState | None:
         raw = state.get(enterprise_id.encode())
-        return with_archive(enterprise_id, decoded(enterprise_id, raw)) if raw is not None else None
+        return read(enterprise_id, raw) if raw is not None else None
 
-    def decoded(enterprise_id: str, raw: bytes) -> EnterpriseState:
+    def read(enterprise_id: str, raw: bytes) -> EnterpriseState:
+        """A state from its table value, with its day entries and archived transfer ids."""
+        partitions = settings.kafka.partitions
+
         def read_day(day: str) -> bytes | None:
-            entry = days.get(day_key(enterprise_id, day, settings.kafka.partitions))
+            entry = days.get(day_key(enterprise_id, day, partitions))
             if entry is None:
                 log.error("alerts and findings of %s on %s missing", enterprise_id, day)
             return entry
 
-        return decode_state(raw, read_day)
-
-    def with_archive(enterprise_id: str, decoded: EnterpriseState) -> EnterpriseState:
-        """A decoded state with its archived transfer ids read back."""
-        for index in range(decoded.archived_chunks):
-            chunk = seen_ids.get(seen_chunk_key(enterprise_id, index, settings.kafka.partitions))
+        held = decode_state(raw, read_day)
+        for index in range(held.archived_chunks):
+            chunk = seen_ids.get(seen_chunk_key(enterprise_id, index, partitions))
             if chunk is None:
                 log.error("archived transfer ids %s#%d missing", enterprise_id, index)
                 continue
-            decoded.seen_archive |= decode_seen_chunk(chunk)
-        return decoded
+            held.seen_archive |= decode_seen_chunk(chunk)
+        return held
 
     ctx.use_state_loader(load)
 
@@ -121,10 +117,10 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
         # enterprises with open windows so those still close on the watermark.
         for key, raw in list(state.items()):
             enterprise_id = key.decode()
-            if enterprise_id not in ctx.engine.states:
-                held = decoded(enterprise_id, raw)
-                if held.windows:  # only these need their archived ids now
-                    ctx.engine.states[enterprise_id] = with_archive(enterprise_id, held)
+            # Only these are read whole now (day entries, archived ids); the others when
+            # next touched. The value alone says whether windows are open.
+            if enterprise_id not in ctx.engine.states and decode_state(raw, no_entries).windows:
+                ctx.engine.states[enterprise_id] = read(enterprise_id, raw)
         owned = [tp for tp in app.consumer.assignment() if tp.topic == TRANSFER_LOGS.name]
         metrics.ASSIGNED_PARTITIONS.set(len(owned))
         metrics.WORKER_READY.set(1)
