@@ -30,7 +30,7 @@ from kafka.structs import TopicPartition
 from pipeline import metrics
 from pipeline.evidence_log.sequencer import start_sealer
 from pipeline.gc_tuning import tune_gc
-from pipeline.row_batches import RowsMessage, merge
+from pipeline.row_batches import RowsMessage, encode_message, merge
 from pipeline.settings import FaultPoint, Settings
 from pipeline.spool import Spool
 from pipeline.storage import EvidenceStore, open_store
@@ -57,12 +57,8 @@ def row_messages(
     source record was produced (for the production-to-stored latency).
     """
     for index, (start, end, body) in enumerate(row_chunks(rows)):
-        message: dict[str, Any] = {"table": table, "token": f"{token}#{index}", "rows": []}
-        if produced_ms:
-            message["produced_ms"] = produced_ms[start:end]
-        head = orjson.dumps(message)
-        # Splice the encoded rows into the empty array: each row is encoded once or twice.
-        yield head.replace(b'"rows":[]', b'"rows":' + body, 1)
+        produced = produced_ms[start:end] if produced_ms else None
+        yield encode_message(table, f"{token}#{index}", body, end - start, produced)
 
 
 def row_chunks(
@@ -308,12 +304,12 @@ class StoreWriter:
                 log.error("%s; skipped", exc)
                 metrics.DEADLETTERS.labels(EVIDENCE_ROWS.name, "internal_format").inc()
                 return "stored"
-        table, rows = message.table, message.rows
+        table = message.table
         try:
             if self.injected_failures > 0:
                 self.injected_failures -= 1
                 raise StoreUnavailableError("injected by XBMON_FAULT_STORE_FAILURES (test only)")
-            self.store.insert(table, rows, dedup_token=message.token)
+            self.store.insert_json(table, message.body, dedup_token=message.token)
         except StoreError as exc:
             metrics.STORE_FAILURES.labels(table).inc()
             if not exc.retryable:
@@ -324,7 +320,7 @@ class StoreWriter:
             log.warning("insert into %s failed (%s); spooling, retry in %.1f s", table, exc, delay)
             return "retry"
         self.backoff.succeeded()
-        metrics.STORE_ROWS.labels(table).inc(len(rows))
+        metrics.STORE_ROWS.labels(table).inc(message.count)
         metrics.STORE_INSERTS.labels(table).inc()
         self.latency.stored(table, message.produced_ms or [])
         fault("after_insert", self.settings.fault_point)

@@ -158,6 +158,18 @@ class EvidenceStore(ABC):
             raise StoreError(f"unknown table {table!r}; expected one of {sorted(DATA_TABLES)}")
         return self._insert_rows(table, rows, dedup_token)
 
+    def insert_json(self, table: str, body: bytes, dedup_token: str) -> None:
+        """Write rows already encoded as one JSON array of objects, once per `dedup_token`.
+
+        The store writer's path: the rows travel encoded from the workers and ClickHouse
+        parses them (JSONEachRow reads an array), so the writer never builds them in Python.
+        A malformed body or row is a non-retryable `StoreError` with ClickHouse's message.
+        """
+        if table not in DATA_TABLES:
+            raise StoreError(f"unknown table {table!r}; expected one of {sorted(DATA_TABLES)}")
+        self._check_token(dedup_token)
+        self._insert_payload(table, body, dedup_token)
+
     def query(self, sql: str, parameters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run one statement with `{name:Type}` parameters; rows as dicts, datetimes in UTC.
 
@@ -205,10 +217,8 @@ class EvidenceStore(ABC):
     def _insert_rows(
         self, table: str, rows: Sequence[Mapping[str, Any]], dedup_token: str | None
     ) -> int:
-        if dedup_token is not None and (
-            not isinstance(dedup_token, str) or not 0 < len(dedup_token) <= _MAX_TOKEN_LENGTH
-        ):
-            raise StoreError(f"dedup_token must be a non-empty str of at most {_MAX_TOKEN_LENGTH}")
+        if dedup_token is not None:
+            self._check_token(dedup_token)
         for index, chunk in enumerate(_chunks(rows, MAX_ROWS_PER_INSERT)):
             if dedup_token is None:  # the token is the content's: JSON is its canonical form
                 payload = encode_rows(chunk)
@@ -218,6 +228,11 @@ class EvidenceStore(ABC):
                 token = dedup_token if index == 0 else f"{dedup_token}#{index}"
                 self._insert_chunk(table, chunk, token)
         return len(rows)
+
+    @staticmethod
+    def _check_token(token: str) -> None:
+        if not isinstance(token, str) or not 0 < len(token) <= _MAX_TOKEN_LENGTH:
+            raise StoreError(f"dedup_token must be a non-empty str of at most {_MAX_TOKEN_LENGTH}")
 
     def _insert_chunk(self, table: str, rows: Sequence[Mapping[str, Any]], token: str) -> None:
         """Insert one chunk under `token`: JSONEachRow, unless a backend has a faster way."""

@@ -6,10 +6,9 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
-
 from pipeline.config import default_rules_config
 from pipeline.reference_rows import reference_row_messages
+from pipeline.row_batches import RowsMessage
 from pipeline.storage import chdb_store
 from pipeline.storage.chdb_store import ChdbStore
 from pipeline.synth import synthesize
@@ -31,8 +30,8 @@ def test_store_writer_messages_insert_the_register_once(tmp_path: Path) -> None:
         store.ensure_schema()
         for _ in range(2):  # redelivered: the same tokens, stored once
             for _, _, value in messages:
-                message = orjson.loads(value)
-                store.insert(message["table"], message["rows"], dedup_token=message["token"])
+                message = RowsMessage.decode(value)  # as the store writer inserts it
+                store.insert_json(message.table, message.body, dedup_token=message.token)
         counts = {
             table: store.query(f"SELECT count() AS n FROM {{database:Identifier}}.{table}")[0]["n"]
             for table in ("enterprises", "filings")

@@ -18,7 +18,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from kafka import KafkaAdminClient, KafkaProducer
 from kafka.structs import TopicPartition
@@ -27,6 +26,7 @@ from pipeline.broker import LocalBroker
 from pipeline.evidence_rows import batch_token, output_rows, table_token
 from pipeline.kafka_admin import ensure_topics
 from pipeline.reference_stream import reference_messages
+from pipeline.row_batches import RowsMessage
 from pipeline.settings import Settings
 from pipeline.storage import EvidenceStore, StoreUnavailableError, open_store
 from pipeline.store_writer import GROUP_SUFFIX, row_messages
@@ -101,15 +101,26 @@ class FlakyStore(EvidenceStore):
         self.lock = threading.Lock()
 
     def insert(self, table: str, rows: list[dict[str, Any]], dedup_token: str | None = None) -> int:
+        self._maybe_fail()
+        written = self.inner.insert(table, rows, dedup_token)
+        self._inserted(dedup_token)
+        return written
+
+    def insert_json(self, table: str, body: bytes, dedup_token: str) -> None:
+        self._maybe_fail()
+        self.inner.insert_json(table, body, dedup_token)
+        self._inserted(dedup_token)
+
+    def _maybe_fail(self) -> None:
         with self.lock:
             if self.down.is_set() or self.fail_next > 0:
                 self.fail_next = max(0, self.fail_next - 1)
                 self.failures += 1
                 raise StoreUnavailableError("injected: store unavailable")
-        written = self.inner.insert(table, rows, dedup_token)
+
+    def _inserted(self, token: str | None) -> None:
         with self.lock:
-            self.inserted_tokens.append(str(dedup_token))
-        return written
+            self.inserted_tokens.append(str(token))
 
     def close(self) -> None:
         self.inner.close()
@@ -163,7 +174,7 @@ class Harness:
         """Send evidence messages keyed by their token; (partition, offset) -> token."""
         sent = []
         for value in values:
-            token = str(orjson.loads(value)["token"])
+            token = RowsMessage.decode(value).token
             future = self.producer.send(EVIDENCE_ROWS.name, key=token.encode(), value=value)
             sent.append((future, token))
         self.producer.flush()

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import orjson
-
+from pipeline.row_batches import RowsMessage
 from pipeline.storage import deadletter_row
+from pipeline.store_writer import row_messages
 
 
 def test_same_token_stored_once_on_every_writer_table(harness, evidence, counts) -> None:
-    by_table: dict[str, list[dict]] = {}
+    by_table: dict[str, RowsMessage] = {}
     for value in evidence.values:
-        message = orjson.loads(value)
-        by_table.setdefault(message["table"], message["rows"])
-    by_table["deadletters"] = [
+        message = RowsMessage.decode(value)
+        by_table.setdefault(message.table, message)
+    dead = [
         deadletter_row(
             source_topic="transfer.logs",
             source_partition=0,
@@ -31,6 +31,7 @@ def test_same_token_stored_once_on_every_writer_table(harness, evidence, counts)
             received_at=datetime(2026, 11, 22, tzinfo=UTC),
         )
     ]
+    by_table["deadletters"] = RowsMessage.decode(next(row_messages("deadletters", dead, "d")))
     store = harness.open_store()
     try:
         assert set(by_table) == {
@@ -41,11 +42,11 @@ def test_same_token_stored_once_on_every_writer_table(harness, evidence, counts)
             "scores",
             "deadletters",
         }
-        for table, rows in by_table.items():
+        for table, message in by_table.items():  # as the store writer inserts them
             for _ in range(3):
-                store.insert(table, rows, dedup_token=f"{table}|transfer.logs:0:1-2#0")
-            assert counts(store)[table] == len(rows), table
-            store.insert(table, rows, dedup_token=f"{table}|transfer.logs:0:3-4#0")
-            assert counts(store)[table] == 2 * len(rows), f"{table}: merges must be off"
+                store.insert_json(table, message.body, f"{table}|transfer.logs:0:1-2#0")
+            assert counts(store)[table] == message.count, table
+            store.insert_json(table, message.body, f"{table}|transfer.logs:0:3-4#0")
+            assert counts(store)[table] == 2 * message.count, f"{table}: merges must be off"
     finally:
         store.close()

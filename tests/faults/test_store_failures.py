@@ -14,7 +14,6 @@ import threading
 import time
 from pathlib import Path
 
-import orjson
 import pytest
 from prometheus_client import REGISTRY
 
@@ -26,12 +25,12 @@ from pipeline.store_writer import StoreWriter
 
 def spooled_tokens(directory: Path) -> set[str]:
     """Tokens of the messages in the spool (a merged message counts for its members)."""
-    return {
-        str(token)
+    messages = [
+        RowsMessage.decode(record)
         for path in directory.glob("*.batch")
         for record in decode_entry(path.read_bytes())
-        for token in orjson.loads(record).get("members") or [orjson.loads(record)["token"]]
-    }
+    ]
+    return {token for message in messages for token in message.members or [message.token]}
 
 
 def recording_merge(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:

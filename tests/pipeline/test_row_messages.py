@@ -6,6 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from pipeline.row_batches import RowsMessage
 from pipeline.store_writer import row_chunks, row_messages
 from pipeline.wire import MAX_MESSAGE_BYTES, json_arrays
 
@@ -13,19 +14,22 @@ from pipeline.wire import MAX_MESSAGE_BYTES, json_arrays
 def test_large_rows_are_cut_by_size_and_keep_order_tokens_and_timestamps() -> None:
     rows = [{"finding_id": f"f{i}", "bundle": "x" * 100_000} for i in range(30)]
     messages = list(row_messages("findings", rows, "findings|t", list(range(30))))
-    decoded = [orjson.loads(m) for m in messages]
+    decoded = [RowsMessage.decode(m) for m in messages]
     assert len(messages) > 1
     assert all(len(m) < MAX_MESSAGE_BYTES + 200_000 for m in messages)  # under the 1 MB default
-    assert [r for d in decoded for r in d["rows"]] == rows
-    assert [p for d in decoded for p in d["produced_ms"]] == list(range(30))
-    assert [d["token"] for d in decoded] == [f"findings|t#{i}" for i in range(len(messages))]
-    assert {d["table"] for d in decoded} == {"findings"}
+    assert [r for d in decoded for r in d.rows()] == rows
+    assert all(d.count == len(d.rows()) for d in decoded)
+    assert [p for d in decoded for p in d.produced_ms or []] == list(range(30))
+    assert [d.token for d in decoded] == [f"findings|t#{i}" for i in range(len(messages))]
+    assert {d.table for d in decoded} == {"findings"}
 
 
 def test_small_rows_share_one_message_and_no_rows_no_message() -> None:
     rows = [{"transfer_id": f"t{i}"} for i in range(50)]
     (only,) = row_messages("transfers", rows, "tok")
-    assert orjson.loads(only) == {"table": "transfers", "token": "tok#0", "rows": rows}
+    header, body = only.split(b"\n", 1)  # a header line, then the rows as one JSON array
+    assert orjson.loads(header) == {"table": "transfers", "token": "tok#0", "count": 50}
+    assert orjson.loads(body) == rows
     assert list(row_messages("transfers", [], "tok")) == []
 
 
