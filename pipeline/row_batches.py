@@ -6,8 +6,8 @@ A message is a JSON header line, then the rows as one JSON array (format 2):
 
 The store writer never decodes the rows: it concatenates the arrays of one table and hands
 them to ClickHouse as JSONEachRow, whose parser is cheaper than building Python dicts and
-then Arrow columns from them (offline, in the writer's shape: 24 -> 12.5 µs of CPU a
-transfer log; README, performance history). The header is all it reads.
+then Arrow columns from them (offline, polls shaped like the live writer's: 37-39 -> 28-30
+µs of CPU a transfer log; README, ninth round). The header is all it reads.
 
 Every insert into chDB costs about 25 ms whatever its size (a new part, the deduplication
 log), so the messages of one poll are merged per table into one insert. Its deduplication
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -42,6 +42,9 @@ class RowsMessage:
     count: int  # rows in `body`
     produced_ms: list[int] | None = None  # aligned with the rows; None or 0: unknown
     members: list[str] | None = None  # the tokens a merged message stands for
+    # The messages merged (not encoded): a merge the store refuses is retried one by one,
+    # so one bad message does not take the rest of its poll with it.
+    parts: list[RowsMessage] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def decode(cls, value: bytes) -> RowsMessage:
@@ -126,6 +129,7 @@ def _merge(table: str, group: list[RowsMessage]) -> RowsMessage:
         count=sum(m.count for m in group),
         produced_ms=[p for m in group for p in (m.produced_ms or [0] * m.count)],
         members=[m.token for m in group],  # what was merged, for audits and tests
+        parts=group,
     )
 
 

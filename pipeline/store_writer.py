@@ -313,6 +313,8 @@ class StoreWriter:
         except StoreError as exc:
             metrics.STORE_FAILURES.labels(table).inc()
             if not exc.retryable:
+                if message.parts:  # which of the merged messages is refused?
+                    return self._write_each(message.parts)
                 self._refuse(message.encode(), table, exc)
                 return "stored"
             metrics.STORE_RETRIES.inc()
@@ -324,6 +326,17 @@ class StoreWriter:
         metrics.STORE_INSERTS.labels(table).inc()
         self.latency.stored(table, message.produced_ms or [])
         fault("after_insert", self.settings.fault_point)
+        return "stored"
+
+    def _write_each(self, parts: list[RowsMessage]) -> Outcome:
+        """The messages of a refused merge, one by one (each with its own token).
+
+        A retryable failure part-way spools the whole merge: the parts stored already are
+        stored again under the merge's token, and collapse by the tables' natural keys.
+        """
+        for part in parts:
+            if self._write(part) == "retry":
+                return "retry"
         return "stored"
 
     def _refuse(self, value: bytes, table: str, exc: StoreError) -> None:

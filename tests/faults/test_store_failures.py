@@ -14,11 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 from prometheus_client import REGISTRY
 
 from pipeline import store_writer
-from pipeline.row_batches import RowsMessage
+from pipeline.row_batches import RowsMessage, encode_message
 from pipeline.spool import decode_entry
 from pipeline.store_writer import StoreWriter
 
@@ -182,3 +183,37 @@ def test_a_backlog_is_gathered_into_one_insert_per_table_and_a_trickle_goes_at_o
         writer.stop()
         thread.join(10)
         writer.close()
+
+
+def test_a_refused_message_is_kept_aside_and_its_poll_mates_are_stored(
+    harness, evidence, counts, until, monkeypatch
+) -> None:
+    """The store refuses a merge when any of its messages is bad (an unknown column, rows
+    that are not JSON): the writer retries the merge's messages one by one, stores the good
+    ones and keeps only the bad ones aside (`refused.jsonl`), with the store's reason."""
+    merged = recording_merge(monkeypatch)
+    bad = [
+        encode_message("findings", "bad|column#0", orjson.dumps([{"bogus_column": 1}]), 1),
+        encode_message("findings", "bad|json#0", b'[{"finding_id":]', 1),
+    ]
+    middle = len(evidence.values) // 2
+    harness.produce([*evidence.values[:middle], *bad, *evidence.values[middle:]])
+    store = harness.open_store()
+    writer = StoreWriter(harness.settings(), store)  # everything waits: one gathering
+    refused = writer.spool.directory / store_writer.REFUSED_FILE
+    thread = threading.Thread(target=writer.run, daemon=True)
+    thread.start()
+    try:
+        until(lambda: counts(store) == evidence.rows, 60, "every good row stored")
+        until(lambda: refused.exists() and len(refused.read_bytes().splitlines()) == 2, 10, "")
+    finally:
+        writer.stop()
+        thread.join(10)
+        writer.close()
+    kept = [orjson.loads(line) for line in refused.read_bytes().splitlines()]
+    tokens = [RowsMessage.decode(entry["message"].encode()).token for entry in kept]
+    assert sorted(tokens) == ["bad|column#0", "bad|json#0"]
+    assert all(entry["reason"] for entry in kept)
+    assert any("bad|column#0" in members and len(members) > 1 for members in merged.values()), (
+        "the bad message was merged with good ones"
+    )
