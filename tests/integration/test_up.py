@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,7 @@ def test_up_runs_for_a_duration_and_stores_what_it_found(tmp_path: Path) -> None
     assert score["tier"] in "ABCD" and score["contributions"]
 
 
-def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
+def test_ctrl_c_stops_everything_cleanly(tmp_path: Path, interruptible: Callable[[], None]) -> None:
     process = subprocess.Popen(
         [
             XBMON,
@@ -91,10 +92,16 @@ def test_ctrl_c_stops_everything_cleanly(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,
     )
-    time.sleep(15)
-    process.send_signal(signal.SIGINT)
-    stdout, _ = process.communicate(timeout=90)
+    try:
+        time.sleep(15)
+        process.send_signal(signal.SIGINT)
+        stdout, _ = process.communicate(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
     assert process.returncode == 0
     summary = json.loads(stdout.strip().splitlines()[-1])
     assert summary["transfers"] > 0

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def get(url: str, key: str | None = None) -> tuple[int, bytes]:
         return 0, b""
 
 
-def test_up_serves_the_gateway_and_a_pushed_file_reaches_the_status(tmp_path: Path) -> None:
+def test_up_serves_the_gateway_and_a_pushed_file_reaches_the_status(
+    tmp_path: Path, interruptible: Callable[[], None]
+) -> None:
     port = free_port()
     data = tmp_path / "data"
     base = f"http://127.0.0.1:{port}"
@@ -80,6 +83,7 @@ def test_up_serves_the_gateway_and_a_pushed_file_reaches_the_status(tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=err_file,  # a file: the live view never fills a pipe
         text=True,
+        preexec_fn=interruptible,
     )
     try:
         deadline = time.monotonic() + 60
