@@ -40,8 +40,33 @@ class StoredFinding:
     def bundle_problem(self) -> str | None:
         """Why the stored bundle does not match the finding's evidence_hash (None if it does)."""
         if hashlib.sha256(self.bundle.encode()).hexdigest() != self.finding.evidence_hash:
-            return f"finding {self.finding_id}: the stored bundle does not hash to evidence_hash"
+            return bundle_mismatch(self.finding_id)
         return None
+
+
+@dataclass(frozen=True)
+class UnsealedFinding:
+    """A findings row as the sealer reads it: the finding, and whether the stored bundle
+    hashes to its evidence_hash (the store checks; the bundle itself is not read)."""
+
+    finding: Finding
+    bundle_matches: bool
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> UnsealedFinding:
+        fields = {name: row[name] for name in FINDING_FIELDS}
+        return cls(Finding.model_validate(fields), bool(row["bundle_matches"]))
+
+    @property
+    def finding_id(self) -> str:
+        return self.finding.finding_id
+
+    def bundle_problem(self) -> str | None:
+        return None if self.bundle_matches else bundle_mismatch(self.finding_id)
+
+
+def bundle_mismatch(finding_id: str) -> str:
+    return f"finding {finding_id}: the stored bundle does not hash to evidence_hash"
 
 
 def leaf_entry(finding: Finding) -> bytes:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pipeline.evidence_log.leaves import StoredFinding
+from pipeline.evidence_log.leaves import StoredFinding, UnsealedFinding
 from pipeline.evidence_log.signing import TreeHead
 from pipeline.storage import EvidenceStore, StoreError
 from pipeline.storage.sql import format_datetime_utc, load_query
@@ -76,11 +76,11 @@ def fetch_latest_head(store: EvidenceStore) -> TreeHead | None:
 
 def fetch_unsealed(
     store: EvidenceStore, limit: int | None = None, since: datetime | None = None
-) -> list[StoredFinding]:
+) -> list[UnsealedFinding]:
     """Stored findings that are not leaves yet, in append order; `since`: inserted from then."""
     parameters = {"limit": _NO_LIMIT if limit is None else limit, "since": since or _EPOCH}
     rows = store.query(load_query("evidence_unsealed"), parameters)
-    return [StoredFinding.from_row(r) for r in rows]
+    return [UnsealedFinding.from_row(r) for r in rows]
 
 
 def fetch_stored_findings(
