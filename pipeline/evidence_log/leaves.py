@@ -30,8 +30,7 @@ class StoredFinding:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> StoredFinding:
-        fields = {name: row[name] for name in FINDING_FIELDS}
-        return cls(finding=Finding.model_validate(fields), bundle=str(row["bundle"]))
+        return cls(finding=finding_of(row), bundle=str(row["bundle"]))
 
     @property
     def finding_id(self) -> str:
@@ -54,8 +53,7 @@ class UnsealedFinding:
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> UnsealedFinding:
-        fields = {name: row[name] for name in FINDING_FIELDS}
-        return cls(Finding.model_validate(fields), bool(row["bundle_matches"]))
+        return cls(finding_of(row), bool(row["bundle_matches"]))
 
     @property
     def finding_id(self) -> str:
@@ -63,6 +61,11 @@ class UnsealedFinding:
 
     def bundle_problem(self) -> str | None:
         return None if self.bundle_matches else bundle_mismatch(self.finding_id)
+
+
+def finding_of(row: Mapping[str, Any]) -> Finding:
+    """The finding of a findings row, validated (what is signed must be a Finding)."""
+    return Finding.model_validate({name: row[name] for name in FINDING_FIELDS})
 
 
 def bundle_mismatch(finding_id: str) -> str:

@@ -1,8 +1,9 @@
 -- Stored findings (one row per finding_id) that are not yet a leaf of the evidence log, in
 -- the order the sequencer appends them, with whether the stored bundle still hashes to the
--- finding's evidence_hash (checked here: shipping the bundles to Python was half the read). `since` bounds the scan to rows
--- inserted since then (the periodic sealer's look-back; the epoch for a full scan). The
--- leaves are never bounded: a finding redelivered long after it was sealed stays sealed.
+-- finding's evidence_hash (checked here: shipping the bundles to Python was half the read).
+-- `since` bounds the scan to rows inserted since then (the periodic sealer's look-back; the
+-- epoch for a full scan). The leaves are never bounded: a finding redelivered long after it
+-- was sealed stays sealed.
 -- No FINAL: `LIMIT 1 BY finding_id` keeps the newest row already, and without FINAL the
 -- filters run before the bundles are read (FINAL read every stored bundle each seal).
 SELECT
