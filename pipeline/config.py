@@ -6,9 +6,11 @@ in law is a change of data, and each finding's evidence names the parameter vers
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import timedelta
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, Self, TypeVar, get_args
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -94,11 +96,26 @@ class RulesConfig(_Frozen):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy whose derived values are derived again (pydantic copies the cached ones:
+        a copy with another deadline kept the old one, and the old `summary`)."""
+        copied = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            copied.__dict__.pop(name, None)
+        return copied
+
+    @cached_property
+    def declaration_deadline(self) -> timedelta:
+        """`declaration_deadline_hours` as a duration (asked per transfer: built once)."""
+        return timedelta(hours=self.declaration_deadline_hours)
+
     @cached_property
     def summary(self) -> dict[str, Any]:
         """The parameters as plain JSON data, for evidence bundles (computed once)."""
         return self.model_dump(mode="json")
 
+
+_DERIVED = ("declaration_deadline", "summary")  # RulesConfig's cached properties
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
+from typing import NamedTuple
 
 import orjson
 from kafka.partitioner.default import murmur2
@@ -46,8 +47,7 @@ class DeadLetter:
     source: Message
 
 
-@dataclass(frozen=True)
-class EvaluatedTransfer:
+class EvaluatedTransfer(NamedTuple):  # one a transfer: cheaper than a frozen dataclass
     log: TransferLog
     decision: PathDecision | None  # None for a repeated transfer_id
     source: Message

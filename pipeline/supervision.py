@@ -18,7 +18,7 @@ import orjson
 
 from pipeline.alerts import Alert, alert_day, alert_id, raise_alert
 from pipeline.config import RulesConfig
-from pipeline.rules.categories import carries_important
+from pipeline.rules.categories import classes_of
 from pipeline.rules.engine import ClosedWindow, Engine
 from pipeline.rules.filings import is_valid, validity_end
 from pipeline.rules.state import EnterpriseState, KeptFinding, ScoringProfile, kept_ts
@@ -72,10 +72,9 @@ def record_transfer(profile: ScoringProfile, log: TransferLog, config: RulesConf
     if year < (profile.year or year):
         return  # a late log of a past year: its yearly figures are closed
     profile.logs += 1
-    deadline = timedelta(hours=config.declaration_deadline_hours)
-    if log.received_at is not None and log.received_at - log.ts > deadline:
+    if log.received_at is not None and log.received_at - log.ts > config.declaration_deadline:
         profile.late_logs += 1
-    if carries_important(log.categories):
+    if classes_of(log.categories).important:
         profile.important_transfers += 1
     profile.bytes_by_country[log.country] = profile.bytes_by_country.get(log.country, 0) + log.bytes
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 NON_PERSONAL_PREFIXES = ("business", "transit")
 PERSONAL_PREFIX = "pi"
@@ -59,6 +60,33 @@ def carries_important(categories: Iterable[str]) -> bool:
 
 def all_non_personal(categories: Iterable[str]) -> bool:
     return all(is_non_personal(c) for c in categories)
+
+
+class CategoryClasses(NamedTuple):
+    """What the decision procedure asks of a transfer's categories, answered once per set."""
+
+    categories: frozenset[str]
+    all_non_personal: bool
+    important: bool
+    personal: bool
+    sensitive: bool  # a `pi.sensitive` category (sensitive subjects are counted separately)
+
+
+def classes_of(categories: Sequence[str]) -> CategoryClasses:
+    """The classes of a transfer's categories: a few dozen lists recur in every batch, and
+    asking each predicate per log cost ~3 µs of its ~25 µs evaluation."""
+    return _classes(tuple(categories))
+
+
+@lru_cache(maxsize=65536)
+def _classes(categories: tuple[str, ...]) -> CategoryClasses:
+    return CategoryClasses(
+        frozenset(categories),
+        all_non_personal(categories),
+        carries_important(categories),
+        carries_personal(categories),
+        carries_sensitive(categories, 0),
+    )
 
 
 def covered(declared: Iterable[str], observed: str) -> bool:

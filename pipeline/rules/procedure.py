@@ -6,7 +6,8 @@ the path and the counts it used, and `apply_counts` then books the transfer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from pipeline.config import RulesConfig
 from pipeline.rules import categories as cat
@@ -30,15 +31,14 @@ class ActiveItem:
     count: int  # the item's yearly count, this transfer included
 
 
-@dataclass(frozen=True)
-class PathDecision:
+class PathDecision(NamedTuple):  # one a transfer: a tuple builds in half a frozen dataclass's time
     path: RequiredPath
     step: int  # the step of the procedure that decided (1-7)
     reason: str  # machine-readable basis, e.g. "important_data", "subjects_threshold"
     subjects_total: int  # S with this transfer, if counted
     sensitive_total: int  # Z with this transfer, if counted
     from_negative_list: bool = False
-    active_items: tuple[ActiveItem, ...] = field(default_factory=tuple)
+    active_items: tuple[ActiveItem, ...] = ()
 
     @property
     def counted(self) -> bool:
@@ -83,17 +83,18 @@ def decide_path(
             active_items=active_items,
         )
 
-    if cat.all_non_personal(cats):
+    classes = cat.classes_of(cats)
+    if classes.all_non_personal:
         return decision("exempt_non_personal", 1, "non_personal_or_transit")
-    important = cat.carries_important(cats)
+    important = classes.important
     if log.purpose in config.exempt_purposes and not important:
         return decision("exempt_purpose", 2, f"purpose_{log.purpose}")
 
-    key = frozenset(cats)
+    key = classes.categories
     counters.category_sets[key] = (
         counters.category_sets.get(key, 0) + log.subjects + log.sensitive_subjects
     )
-    personal = cat.carries_personal(cats)
+    personal = classes.personal
     if important:
         return decision("security_assessment", 3, "important_data")
     if enterprise.is_ciio and personal:
@@ -116,7 +117,7 @@ def decide_path(
         )
 
     t = config.thresholds
-    sensitive = cat.carries_sensitive(cats, log.sensitive_subjects)
+    sensitive = log.sensitive_subjects >= 1 or classes.sensitive  # `cat.carries_sensitive`
     if personal and s_total >= t.subjects_assessment:
         return decision("security_assessment", 5, "subjects_threshold")
     if sensitive and z_total >= t.sensitive_assessment:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.config import RulesConfig
 from pipeline.rules.filings import FilingVerdict, judge_filings
@@ -17,8 +16,7 @@ from schemas.models import Filing, TransferLog
 from schemas.types import RuleId, format_datetime
 
 
-@dataclass(frozen=True)
-class TransferResult:
+class TransferResult(NamedTuple):
     findings: list[EvaluatedFinding]
     duplicate: bool  # a repeated transfer_id: ignored entirely
     decision: PathDecision | None = None
@@ -225,9 +223,8 @@ class _Emitter:
         log = self.log
         if log.received_at is None:
             return
-        deadline = timedelta(hours=self.config.declaration_deadline_hours)
         delay = log.received_at - log.ts
-        if delay <= deadline:
+        if delay <= self.config.declaration_deadline:
             return
         self._emit(
             "XB-LATE-DECLARATION",

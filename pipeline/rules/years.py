@@ -8,8 +8,24 @@ from zoneinfo import ZoneInfo
 
 
 def calendar_year(ts: datetime, zone: ZoneInfo) -> int:
-    """The calendar year `ts` falls in, in `zone` (23:30 on 31 Dec Beijing time is that year)."""
-    return ts.astimezone(zone).year
+    """The calendar year `ts` falls in, in `zone` (23:30 on 31 Dec Beijing time is that year).
+
+    Asked twice per transfer: comparing with the cached instants the years begin costs a
+    quarter of converting `ts` to the zone (`ts.astimezone(zone).year`, its definition).
+    """
+    year = ts.year  # in whatever zone `ts` carries: the local year is this one or a neighbour
+    if ts >= _year_begins(year + 1, zone):
+        return year + 1
+    if ts < _year_begins(year, zone):
+        return year - 1
+    return year
+
+
+@lru_cache(maxsize=1024)
+def _year_begins(year: int, zone: ZoneInfo) -> datetime:
+    """The instant of local midnight on 1 January of `year`, in UTC (compared without offsets
+    with the UTC datetimes the engine holds)."""
+    return datetime(year, 1, 1, tzinfo=zone).astimezone(UTC)
 
 
 @lru_cache(maxsize=65536)  # asked per transfer for every filing held (its validity end)

@@ -39,7 +39,13 @@ from pipeline.rules.findings import EvaluatedFinding
 from pipeline.rules.state import WindowAggregate
 from pipeline.storage.errors import MigrationError, StoreError
 from pipeline.storage.migrations import Migration, discover
-from pipeline.storage.sql import bind, check_identifier, format_datetime_utc, load_query
+from pipeline.storage.sql import (
+    bind,
+    check_identifier,
+    format_datetime_utc,
+    format_instant_utc,
+    load_query,
+)
 from pipeline.wire import raw_as_text
 from schemas.models import Finding, TransferLog
 from schemas.types import RequiredPath
@@ -337,9 +343,9 @@ def transfer_row(
     Without `ingested_at` the database's clock stamps the row.
     """
     row = dict(log.__dict__)  # a flat model's fields as they are (model_dump: 6 % of a batch)
-    row["ts"] = format_datetime_utc(log.ts)
+    row["ts"] = format_instant_utc(log.ts)
     if log.received_at is not None:
-        row["received_at"] = format_datetime_utc(log.received_at)
+        row["received_at"] = format_instant_utc(log.received_at)
     row.update(
         required_path=required_path,
         source_topic=source_topic,

@@ -134,6 +134,14 @@ def format_datetime_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
+def format_instant_utc(value: datetime) -> str:
+    """`format_datetime_utc` of a value that seldom recurs (a record's own timestamp), uncached:
+    a cache miss cost twice the formatting (2 against 1 µs)."""
+    if value.tzinfo is UTC:  # what `parse_datetime` gives
+        return value.isoformat(" ", "microseconds")[:26]
+    return format_datetime_utc(value)
+
+
 def normalise(value: Any) -> Any:
     """Plain values both backends encode the same way: datetimes as UTC text, bools as 0/1."""
     if value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)):

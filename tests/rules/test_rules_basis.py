@@ -181,6 +181,18 @@ def test_declaration_deadline_is_configuration(xb):
     assert xb.pairs(findings) == [(LATE, "t2")]
 
 
+def test_a_changed_copy_of_the_parameters_derives_its_own_values():
+    from pipeline.config import default_rules_config
+
+    base = default_rules_config()
+    assert base.declaration_deadline == timedelta(hours=base.declaration_deadline_hours)
+    assert base.summary["declaration_deadline_hours"] == base.declaration_deadline_hours
+    copy = base.model_copy(update={"declaration_deadline_hours": 1})
+    assert copy.declaration_deadline == timedelta(hours=1)
+    assert copy.summary["declaration_deadline_hours"] == 1  # evidence names what was used
+    assert base.declaration_deadline == timedelta(hours=base.declaration_deadline_hours)
+
+
 def test_filing_ref_to_own_pending_filing_differs_from_covering(xb):
     filings = [xb.filing("f-a"), xb.filing("f-p", status="pending")]
     findings = xb.run(filings=filings, logs=[cc_log(xb, filing_ref="f-p")])

@@ -20,6 +20,43 @@ def test_year_follows_beijing_calendar_not_utc() -> None:
     assert calendar_year(early, SHANGHAI) == 2025
 
 
+@given(
+    ts=st.datetimes(
+        min_value=datetime(1971, 1, 1),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, BEIJING, SHANGHAI, timezone(timedelta(hours=-9.5))]),
+    ),
+    zone=st.sampled_from(
+        [SHANGHAI, ZoneInfo("UTC"), ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")]
+        + [ZoneInfo("America/St_Johns"), ZoneInfo("Australia/Lord_Howe")]
+    ),
+)
+def test_calendar_year_is_the_year_of_the_local_date(ts: datetime, zone: ZoneInfo) -> None:
+    assert calendar_year(ts, zone) == ts.astimezone(zone).year
+
+
+ZONES = [SHANGHAI, UTC, BEIJING, timezone(timedelta(hours=-9.5)), ZoneInfo("Pacific/Kiritimati")]
+
+
+@given(
+    year=st.integers(1971, 2199),
+    minutes=st.integers(-48 * 60, 48 * 60),  # around New Year, where the zones disagree
+    carried=st.sampled_from(ZONES),
+    zone=st.sampled_from([*ZONES[:1], ZoneInfo("Pacific/Pago_Pago"), ZoneInfo("UTC")]),
+)
+def test_calendar_year_around_new_year(
+    year: int, minutes: int, carried: timezone | ZoneInfo, zone: ZoneInfo
+) -> None:
+    ts = (datetime(year, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)).astimezone(carried)
+    assert calendar_year(ts, zone) == ts.astimezone(zone).year
+
+
+def test_calendar_year_changes_at_local_midnight_to_the_microsecond() -> None:
+    begins = datetime(2025, 1, 1, tzinfo=BEIJING)
+    assert calendar_year(begins.astimezone(UTC), SHANGHAI) == 2025
+    assert calendar_year((begins - timedelta(microseconds=1)).astimezone(UTC), SHANGHAI) == 2024
+
+
 def test_three_years_after_approval() -> None:
     approved = datetime(2024, 3, 1, 0, 0, tzinfo=BEIJING)
     assert add_calendar_years(approved, 3, SHANGHAI) == datetime(2027, 3, 1, tzinfo=BEIJING)
