@@ -148,15 +148,23 @@ class TransferBatchProcessor:
                 out.deadletters.append(DeadLetter(rejected, message))
             out.counts[(message.topic, "invalid")] += len(decoded.rejected)
             logs = decoded.records
+        if not logs:
+            return
+        evaluate, findings, transfers = self.engine.transfer_result, out.findings, out.transfers
+        duplicates = 0
         for log in logs:
             self._ensure_loaded(log.enterprise_id)
-            result = self.engine.transfer_result(log)
-            out.findings.extend(result.findings)
-            out.transfers.append(EvaluatedTransfer(log, result.decision, message))
-            out.touched.add(log.enterprise_id)
-            out.counts[(message.topic, "duplicate" if result.duplicate else "evaluated")] += 1
-            if self.data_advances_watermark:
-                self._advance(message.partition, log.ts, advanced)
+            result = evaluate(log)
+            findings += result.findings
+            transfers.append(EvaluatedTransfer(log, result.decision, message))
+            duplicates += result.duplicate
+        out.touched.update(log.enterprise_id for log in logs)
+        if duplicates:
+            out.counts[(message.topic, "duplicate")] += duplicates
+        if duplicates < len(logs):
+            out.counts[(message.topic, "evaluated")] += len(logs) - duplicates
+        if self.data_advances_watermark:  # nothing reads the watermark until the batch ends
+            self._advance(message.partition, max(log.ts for log in logs), advanced)
 
     def _action(self, message: Message, out: BatchOutput) -> None:
         """A responder resolved an alert: its findings stop counting as unresolved."""

@@ -46,6 +46,10 @@ def evaluate_window(
     config: RulesConfig,
 ) -> list[EvaluatedFinding]:
     """The findings of a closed window."""
+    over = undeclared(aggregate, config)
+    missing = undeclared_dlp(aggregate, config)
+    if not over and not missing:  # most windows: no evidence to build
+        return []
     end = start + timedelta(minutes=config.reconciliation.window_minutes)
     about = (country, format_datetime(start))
     evidence = {
@@ -59,7 +63,7 @@ def evaluate_window(
     }
     context = {"country": country, "window": format_datetime(start)}
     findings: list[EvaluatedFinding] = []
-    if undeclared(aggregate, config):
+    if over:
         findings.append(
             make_finding(
                 config,
@@ -75,7 +79,6 @@ def evaluate_window(
                 evidence=evidence,
             )
         )
-    missing = undeclared_dlp(aggregate, config)
     if missing:
         findings.append(
             make_finding(
