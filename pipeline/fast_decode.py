@@ -12,11 +12,12 @@ letters stay the only ones there are.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import msgspec
 
 from pipeline.rules.prefixes import Address
+from schemas.construct import constructed
 from schemas.models import EgressFlow, TransferLog
 from schemas.structs import FLOW_ARRAY, LOG_ARRAY, FlowRecord, TransferLogRecord
 from schemas.types import (
@@ -110,19 +111,4 @@ def _checked_log(record: TransferLogRecord) -> TransferLog:
     values["ts"] = parse_datetime(record.ts)
     if record.received_at is not None:
         values["received_at"] = parse_datetime(record.received_at)
-    return _validated(TransferLog, values)
-
-
-def _validated(model: type[TransferLog], values: dict[str, Any]) -> TransferLog:
-    """The instance `model_validate` would build from `values`, which passed every check.
-
-    What `model_construct` does for a model with no aliases, extras or post-init hook, with
-    every field given: pydantic's version costs more than validating (6 vs 4 µs), this 1 µs.
-    `test_fast_decode.py` checks the result equal to the validated model, field for field.
-    """
-    instance = model.__new__(model)
-    object.__setattr__(instance, "__dict__", values)
-    object.__setattr__(instance, "__pydantic_fields_set__", set(values))
-    object.__setattr__(instance, "__pydantic_extra__", None)
-    object.__setattr__(instance, "__pydantic_private__", None)
-    return instance
+    return constructed(TransferLog, values)

@@ -10,6 +10,7 @@ from pipeline.config import RulesConfig
 from pipeline.rules import ENGINE_VERSION
 from pipeline.rules.evidence import evidence_hash, finding_id
 from pipeline.rules.explain import explain
+from schemas.construct import constructed
 from schemas.models import Finding
 from schemas.types import RequiredPath, RuleId
 
@@ -45,17 +46,18 @@ def make_finding(
         **evidence,
     }
     english, chinese = explain(rule_id, {"enterprise_id": enterprise_id, **context})
-    finding = Finding.model_construct(
-        finding_id=finding_id(rule_id, enterprise_id, *about),
-        rule_id=rule_id,
-        severity=config.severities[rule_id],
-        enterprise_id=enterprise_id,
-        transfer_id=transfer_id,
-        ts=ts,
-        required_path=required_path,
-        filing_ids=sorted(set(filing_ids or [])),
-        explanation=english,
-        explanation_zh=chinese,
-        evidence_hash=evidence_hash(bundle),
-    )
+    values = {  # every field of a Finding, in its order (see `constructed`)
+        "finding_id": finding_id(rule_id, enterprise_id, *about),
+        "rule_id": rule_id,
+        "severity": config.severities[rule_id],
+        "enterprise_id": enterprise_id,
+        "transfer_id": transfer_id,
+        "ts": ts,
+        "required_path": required_path,
+        "filing_ids": sorted(set(filing_ids or [])),
+        "explanation": english,
+        "explanation_zh": chinese,
+        "evidence_hash": evidence_hash(bundle),
+    }
+    finding = constructed(Finding, values)
     return EvaluatedFinding(finding=finding, bundle=bundle)
