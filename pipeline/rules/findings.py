@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pipeline.config import RulesConfig
 from pipeline.rules import ENGINE_VERSION
-from pipeline.rules.evidence import canonical_json, finding_id
+from pipeline.rules.evidence import evidence_hash, finding_id
 from pipeline.rules.explain import explain
 from schemas.construct import constructed
 from schemas.models import Finding
@@ -22,9 +21,6 @@ class EvaluatedFinding:
 
     finding: Finding
     bundle: dict[str, Any]
-    # The bundle's canonical JSON, the bytes `evidence_hash` was computed over and the store
-    # keeps (encoding a ~1.7 KB bundle again for its row cost ~3 µs a finding). None: encode.
-    canonical: bytes | None = field(default=None, compare=False, repr=False)
 
 
 def make_finding(
@@ -49,7 +45,6 @@ def make_finding(
         "parameters": config.summary,
         **evidence,
     }
-    canonical = canonical_json(bundle)
     english, chinese = explain(rule_id, {"enterprise_id": enterprise_id, **context})
     values = {  # every field of a Finding, in its order (see `constructed`)
         "finding_id": finding_id(rule_id, enterprise_id, *about),
@@ -62,7 +57,7 @@ def make_finding(
         "filing_ids": sorted(set(filing_ids or [])),
         "explanation": english,
         "explanation_zh": chinese,
-        "evidence_hash": hashlib.sha256(canonical).hexdigest(),  # `evidence_hash(bundle)`
+        "evidence_hash": evidence_hash(bundle),
     }
     finding = constructed(Finding, values)
-    return EvaluatedFinding(finding=finding, bundle=bundle, canonical=canonical)
+    return EvaluatedFinding(finding=finding, bundle=bundle)
