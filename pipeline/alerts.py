@@ -9,8 +9,9 @@ on a resolved alert of the same day reopens it.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +63,9 @@ def alert_day(ts: datetime, zone: ZoneInfo) -> date:
     return ts.astimezone(zone).date()
 
 
+Raised = tuple[Finding, Severity, Route]  # a finding, with its alert severity and route
+
+
 def raise_alert(
     existing: Alert | None,
     finding: Finding,
@@ -72,38 +76,73 @@ def raise_alert(
     zone: ZoneInfo,
 ) -> Alert:
     """The alert `finding` belongs to, created or updated (idempotent for a redelivery)."""
-    day = alert_day(finding.ts, zone)
+    return raise_alerts(existing, [(finding, severity, route)], tier, now, zone)
+
+
+def raise_alerts(
+    existing: Alert | None, raised: Sequence[Raised], tier: str, now: datetime, zone: ZoneInfo
+) -> Alert:
+    """`raise_alert` for each of `raised` in turn (findings of one alert), built once.
+
+    A burst of findings bumps one alert many times in a batch: the fold runs on plain values
+    and the alert is built or copied once (a pydantic copy per finding cost ~4 µs).
+    """
+    if not raised:
+        raise ValueError("raise_alerts needs at least one finding")
     if existing is None:
-        return Alert(
-            alert_id=alert_id(finding.enterprise_id, finding.rule_id, day),
-            enterprise_id=finding.enterprise_id,
-            rule_id=finding.rule_id,
-            day=day,
-            tier=tier,
-            severity=severity,
-            route=route,
-            count=1,
-            first_ts=finding.ts,
-            last_ts=finding.ts,
-            finding_ids=[finding.finding_id],
-            updated_at=now,
-        )
-    if finding.finding_id in existing.finding_ids:
-        return existing  # the same finding delivered again
-    stronger = SEVERITY_RANK[severity] > SEVERITY_RANK[existing.severity]
-    return existing.model_copy(
-        update={
-            "count": existing.count + 1,
-            "first_ts": min(existing.first_ts, finding.ts),
-            "last_ts": max(existing.last_ts, finding.ts),
-            "finding_ids": [*existing.finding_ids, finding.finding_id][-MAX_FINDING_IDS:],
-            "severity": severity if stronger else existing.severity,
-            "route": route if stronger else existing.route,
+        first, severity, route = raised[0]
+        day = alert_day(first.ts, zone)
+        values: dict[str, Any] = {
+            "alert_id": alert_id(first.enterprise_id, first.rule_id, day),
+            "enterprise_id": first.enterprise_id,
+            "rule_id": first.rule_id,
+            "day": day,
             "tier": tier,
-            "status": "open" if existing.status == "resolved" else existing.status,
+            "severity": severity,
+            "route": route,
+            "count": 1,
+            "first_ts": first.ts,
+            "last_ts": first.ts,
+            "finding_ids": [first.finding_id],
+            "status": "open",
             "updated_at": now,
         }
-    )
+        rest, changed = raised[1:], True
+    else:
+        values = {name: getattr(existing, name) for name in _BUMPED}
+        rest, changed = raised, False
+    for finding, severity, route in rest:
+        if finding.finding_id in values["finding_ids"]:
+            continue  # the same finding delivered again
+        stronger = SEVERITY_RANK[severity] > SEVERITY_RANK[values["severity"]]
+        values.update(
+            count=values["count"] + 1,
+            first_ts=min(values["first_ts"], finding.ts),
+            last_ts=max(values["last_ts"], finding.ts),
+            finding_ids=[*values["finding_ids"], finding.finding_id][-MAX_FINDING_IDS:],
+            severity=severity if stronger else values["severity"],
+            route=route if stronger else values["route"],
+            tier=tier,
+            status="open" if values["status"] == "resolved" else values["status"],
+            updated_at=now,
+        )
+        changed = True
+    if existing is None:
+        return Alert(**values)
+    return existing.model_copy(update=values) if changed else existing
+
+
+_BUMPED = (  # the fields a new finding updates
+    "count",
+    "first_ts",
+    "last_ts",
+    "finding_ids",
+    "severity",
+    "route",
+    "tier",
+    "status",
+    "updated_at",
+)
 
 
 def check_transition(alert_id: str, current: str, target: str, who: str) -> None:

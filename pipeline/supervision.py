@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import orjson
 
-from pipeline.alerts import Alert, alert_day, alert_id, raise_alert
+from pipeline.alerts import Alert, Raised, alert_day, alert_id, raise_alerts
 from pipeline.config import RulesConfig
 from pipeline.rules.categories import classes_of
 from pipeline.rules.engine import ClosedWindow, Engine
@@ -270,16 +270,15 @@ class Supervisor:
         for enterprise_id, own in by_enterprise.items():
             profile = self.engine.state(enterprise_id).profile
             tier = self.tier(enterprise_id)
-            bumped: dict[str, Alert] = {}
+            bumps: dict[str, list[Raised]] = {}  # by alert, in the order first bumped
             for finding in own:
                 severity, route = alert_for(finding.severity, tier, self.scoring)  # type: ignore[arg-type]
                 key = alert_id(enterprise_id, finding.rule_id, alert_day(finding.ts, zone))
-                previous = bumped.get(key)
-                if previous is None and key in profile.alerts:
-                    previous = Alert.model_validate_json(profile.alerts[key])
-                alert = raise_alert(previous, finding, tier, severity, route, now, zone)
-                bumped[key] = raised[key] = alert
-            for key, alert in bumped.items():
+                bumps.setdefault(key, []).append((finding, severity, route))
+            for key, bump in bumps.items():
+                stored = profile.alerts.get(key)
+                previous = Alert.model_validate_json(stored) if stored is not None else None
+                alert = raised[key] = raise_alerts(previous, bump, tier, now, zone)
                 profile.alerts[key] = alert.model_dump_json()
             prune_alerts(profile, now)
         return list(raised.values())
