@@ -47,7 +47,7 @@ class DeadLetter:
     source: Message
 
 
-class EvaluatedTransfer(NamedTuple):  # one a transfer: cheaper than a frozen dataclass
+class EvaluatedTransfer(NamedTuple):  # one per transfer: cheaper than a frozen dataclass
     log: TransferLog
     decision: PathDecision | None  # None for a repeated transfer_id
     source: Message

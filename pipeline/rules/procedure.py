@@ -31,7 +31,7 @@ class ActiveItem:
     count: int  # the item's yearly count, this transfer included
 
 
-class PathDecision(NamedTuple):  # one a transfer: a tuple builds in half a frozen dataclass's time
+class PathDecision(NamedTuple):  # one per transfer: builds in half a frozen dataclass's time
     path: RequiredPath
     step: int  # the step of the procedure that decided (1-7)
     reason: str  # machine-readable basis, e.g. "important_data", "subjects_threshold"
