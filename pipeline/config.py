@@ -115,7 +115,8 @@ class RulesConfig(_Frozen):
         return self.model_dump(mode="json")
 
 
-_DERIVED = ("declaration_deadline", "summary")  # RulesConfig's cached properties
+# RulesConfig's cached properties, found rather than listed: a new one is dropped on copy too.
+_DERIVED = tuple(n for n, v in vars(RulesConfig).items() if isinstance(v, cached_property))
 
 M = TypeVar("M", bound=BaseModel)
 

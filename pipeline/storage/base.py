@@ -160,8 +160,7 @@ class EvidenceStore(ABC):
         sent. Large batches go in chunks of MAX_ROWS_PER_INSERT, chunk i deduplicated on
         `dedup_token#i` (chunk 0 on `dedup_token` itself).
         """
-        if table not in DATA_TABLES:
-            raise StoreError(f"unknown table {table!r}; expected one of {sorted(DATA_TABLES)}")
+        self._check_table(table)
         return self._insert_rows(table, rows, dedup_token)
 
     def insert_json(self, table: str, body: bytes, dedup_token: str) -> None:
@@ -171,8 +170,7 @@ class EvidenceStore(ABC):
         parses them (JSONEachRow reads an array), so the writer never builds them in Python.
         A malformed body or row is a non-retryable `StoreError` with ClickHouse's message.
         """
-        if table not in DATA_TABLES:
-            raise StoreError(f"unknown table {table!r}; expected one of {sorted(DATA_TABLES)}")
+        self._check_table(table)
         self._check_token(dedup_token)
         self._insert_payload(table, body, dedup_token)
 
@@ -234,6 +232,11 @@ class EvidenceStore(ABC):
                 token = dedup_token if index == 0 else f"{dedup_token}#{index}"
                 self._insert_chunk(table, chunk, token)
         return len(rows)
+
+    @staticmethod
+    def _check_table(table: str) -> None:
+        if table not in DATA_TABLES:
+            raise StoreError(f"unknown table {table!r}; expected one of {sorted(DATA_TABLES)}")
 
     @staticmethod
     def _check_token(token: str) -> None:

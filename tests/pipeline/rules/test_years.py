@@ -27,8 +27,14 @@ def test_year_follows_beijing_calendar_not_utc() -> None:
         timezones=st.sampled_from([UTC, BEIJING, SHANGHAI, timezone(timedelta(hours=-9.5))]),
     ),
     zone=st.sampled_from(
-        [SHANGHAI, ZoneInfo("UTC"), ZoneInfo("Pacific/Kiritimati"), ZoneInfo("Pacific/Pago_Pago")]
-        + [ZoneInfo("America/St_Johns"), ZoneInfo("Australia/Lord_Howe")]
+        [
+            SHANGHAI,
+            ZoneInfo("UTC"),
+            ZoneInfo("Pacific/Kiritimati"),
+            ZoneInfo("Pacific/Pago_Pago"),
+            ZoneInfo("America/St_Johns"),
+            ZoneInfo("Australia/Lord_Howe"),
+        ]
     ),
 )
 def test_calendar_year_is_the_year_of_the_local_date(ts: datetime, zone: ZoneInfo) -> None:
