@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from pipeline.kept_json import dumps_kept
 from pipeline.rules.state import (
     EnterpriseState,
     KeptFinding,
@@ -67,13 +68,13 @@ def encode_state(state: EnterpriseState) -> EncodedState:
         "offsets": state.applied_offsets,
         "profile": _encode_profile(state.profile),
     }
-    return EncodedState(orjson.dumps(document, option=_OPTIONS), days)
+    return EncodedState(dumps_kept(document, option=_OPTIONS), days)  # the table keeps it
 
 
 def _encode_window(key: WindowKey, w: WindowAggregate) -> bytes:
     """Encode a window and keep its bytes on it until it changes."""
     country, start = key
-    w.encoded = orjson.dumps(
+    w.encoded = dumps_kept(
         [
             country,
             format_datetime(start),
@@ -191,7 +192,7 @@ def _changed_days(profile: ScoringProfile) -> dict[str, bytes | None]:
     for day in sorted(changed):
         findings = stored.findings.get(day, [])
         entries[day] = (
-            orjson.dumps({"alerts": by_day[day], "findings": findings}, option=_OPTIONS)
+            dumps_kept({"alerts": by_day[day], "findings": findings}, option=_OPTIONS)
             if by_day[day] or findings
             else None
         )
@@ -289,7 +290,7 @@ _ONE_DAY = timedelta(days=1)
 
 def encode_seen_chunk(ids: set[str]) -> bytes:
     """An archived chunk of an enterprise's evaluated transfer_ids (written once)."""
-    return orjson.dumps(sorted(ids))
+    return dumps_kept(sorted(ids))
 
 
 def decode_seen_chunk(data: bytes) -> set[str]:

@@ -309,7 +309,7 @@ def finding_row(
     must verify).
     """
     finding = evaluated.finding
-    bundle = canonical_json(evaluated.bundle)
+    bundle = evaluated.canonical or canonical_json(evaluated.bundle)
     if hashlib.sha256(bundle).hexdigest() != finding.evidence_hash:
         raise StoreError(f"finding {finding.finding_id}: bundle does not hash to evidence_hash")
     row: dict[str, Any] = {

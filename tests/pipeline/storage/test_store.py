@@ -13,6 +13,7 @@ one, and isolate by database.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import os
 import socket
@@ -604,6 +605,27 @@ def test_bad_rows_are_refused(store: EvidenceStore) -> None:
     with pytest.raises(StoreError, match="does not hash"):
         finding_row(tampered)
     assert count(store, "findings") == 0
+
+
+def test_an_engine_finding_is_stored_with_the_bytes_its_hash_covers() -> None:
+    from pipeline.config import default_rules_config
+    from pipeline.rules.findings import make_finding
+
+    made = make_finding(
+        default_rules_config(),
+        "XB-LATE-DECLARATION",
+        E1,
+        ("t-1",),
+        T0,
+        context={"transfer_id": "t-1", "delay_hours": 30, "deadline_hours": 24},
+        evidence={"transfer": {"transfer_id": "t-1", "note": "个人信息"}},
+    )
+    row = finding_row(made)
+    assert row["bundle"].encode() == canonical_json(made.bundle) == made.canonical
+    assert hashlib.sha256(row["bundle"].encode()).hexdigest() == made.finding.evidence_hash
+    wrong = dataclasses.replace(made, canonical=b'{"forged":1}')  # bytes not hashed: refused
+    with pytest.raises(StoreError, match="does not hash"):
+        finding_row(wrong)
 
 
 def test_insert_rate_100k_findings(store: EvidenceStore) -> None:
