@@ -19,7 +19,7 @@ from pipeline.rules.findings import EvaluatedFinding
 from pipeline.store_writer import row_messages
 from pipeline.stream_batch import BatchOutput, DeadLetter, Message
 from pipeline.topics import ALERTS, DEADLETTER, EVIDENCE_ROWS, FINDINGS, SCORES, TIER_CHANGES
-from pipeline.wire import Rejected, deadletter_value, json_arrays
+from pipeline.wire import Rejected, deadletter_value, finding_json, json_arrays
 from pipeline.worker import WorkerContext
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,7 @@ class Output:
         pending: list[Awaitable[Any]] = []
         by_enterprise: dict[str, list[bytes]] = defaultdict(list)
         for item in findings:
-            by_enterprise[item.finding.enterprise_id].append(
-                item.finding.model_dump_json().encode()
-            )
+            by_enterprise[item.finding.enterprise_id].append(finding_json(item.finding))
         for enterprise_id, values in sorted(by_enterprise.items()):
             for value in json_arrays(values):  # a burst of findings spans several messages
                 pending.append(await self.produce(FINDINGS.name, enterprise_id.encode(), value))

@@ -18,6 +18,7 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import describe_error
+from schemas.models import Finding
 from schemas.types import format_datetime
 
 M = TypeVar("M", bound=BaseModel)
@@ -138,6 +139,18 @@ def json_arrays(encoded: list[bytes], max_bytes: int = MAX_MESSAGE_BYTES) -> Ite
 def encode_batch(records: list[BaseModel]) -> bytes:
     """A message value holding `records` as one JSON array (the producers' batching)."""
     return b"[" + b",".join(r.model_dump_json().encode() for r in records) + b"]"
+
+
+def finding_json(finding: Finding) -> bytes:
+    """`finding.model_dump_json()`'s bytes, as the findings topic carries them, ~4x faster.
+
+    pydantic serialises `ts` through a Python callback (`UtcDatetime`'s serializer): 4.5
+    against 1.0 µs a finding, and a flow batch publishes thousands. A Finding's other fields
+    are JSON as they are; the bytes are tested equal over every rule's findings.
+    """
+    fields = dict(finding.__dict__)
+    fields["ts"] = format_datetime(finding.ts)
+    return orjson.dumps(fields)
 
 
 def raw_as_text(raw: bytes) -> tuple[str, str]:

@@ -9,6 +9,7 @@ from collections import Counter
 
 from stdnum.cn import uscc
 
+from pipeline.wire import finding_json
 from schemas.models import Finding
 
 SA = "security_assessment"
@@ -263,6 +264,7 @@ def test_findings_are_well_formed(xb):
         # validating the same values gives, with every field set.
         validated = Finding.model_validate(f.model_dump(mode="json"))
         assert f == validated and f.model_dump_json() == validated.model_dump_json()
+        assert finding_json(f) == f.model_dump_json().encode()  # the findings topic's bytes
         assert f.model_fields_set == set(Finding.model_fields)
         assert f.explanation.strip(), f
         assert cjk.search(f.explanation_zh), f
