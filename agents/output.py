@@ -55,9 +55,9 @@ class Output:
         pending += await self._rows(out, messages)
         return pending
 
-    def acknowledged(self, out: BatchOutput, messages: Sequence[Message]) -> None:
+    def acknowledged(self, deadletters: Sequence[DeadLetter], messages: Sequence[Message]) -> None:
         """Count what a batch sent once the broker has all of it."""
-        self.ctx.count_deadletters(list(out.deadletters))
+        self.ctx.count_deadletters(list(deadletters))
         self.observe_latency(messages)
 
     async def publish(self, findings: list[EvaluatedFinding], dead: Sequence[DeadLetter]) -> None:

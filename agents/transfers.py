@@ -26,6 +26,7 @@ from agents.events import observe_ages, to_messages
 from agents.output import Output
 from agents.settle import SettleChain, Unsaved, hold, release
 from pipeline import metrics
+from pipeline.gc_tuning import collect_between_batches
 from pipeline.rules.state import EnterpriseState
 from pipeline.state_codec import (
     day_key,
@@ -35,7 +36,7 @@ from pipeline.state_codec import (
     encode_state,
     seen_chunk_key,
 )
-from pipeline.stream_batch import BatchOutput, Message, partition_of
+from pipeline.stream_batch import DeadLetter, Message, partition_of
 from pipeline.topics import ALERT_ACTIONS, FLOW_AGGREGATES, TRANSFER_LOGS
 from pipeline.worker import WorkerContext
 
@@ -159,7 +160,8 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     # Its place in the chain is taken before any await (a timer's snapshot
                     # after this point includes this batch, so must be saved after it).
                     sent: asyncio.Future[list[Awaitable[Any]]] = loop.create_future()
-                    previous, last = last, chain.add(partial(settle, sent, out, messages))
+                    settled = partial(settle, sent, out.deadletters, messages)
+                    previous, last = last, chain.add(settled)
                     unsaved.add(out.touched, events)
                     if unsaved.due():  # snapshot now, before any await: the cache may go
                         save_unsaved()
@@ -171,6 +173,11 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     finally:
                         if not sent.done():  # cancelled mid-send: the batch will be replayed
                             sent.cancel()
+                    # Sent: the chain holds what settling needs, so the collection below
+                    # does not walk the batch's findings, logs and rows (they are garbage).
+                    del out
+                if settings.gc_between_batches:  # the batch's working set is gone now
+                    collect_between_batches(settings.gc_threshold)
                 if previous is not None:  # one batch settles while the next is evaluated
                     with STAGE("transfers", "wait").time():
                         await asyncio.wait([previous])
@@ -181,7 +188,9 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             await chain.drain()
 
     async def settle(
-        sent: asyncio.Future[list[Awaitable[Any]]], out: BatchOutput, messages: list[Message]
+        sent: asyncio.Future[list[Awaitable[Any]]],
+        deadletters: list[DeadLetter],
+        messages: list[Message],
     ) -> None:
         """Wait until the broker has acked a batch's output. Its state is written, and its
         events acked, by the `persist` queued after it: a crash before then replays the
@@ -194,7 +203,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
             log.exception("transfer batch not acknowledged; dead-lettering it")
             await output.dead_letter_batch(messages, exc)  # its events: acked by `persist`
             return
-        output.acknowledged(out, messages)
+        output.acknowledged(deadletters, messages)
 
     def save_unsaved() -> None:
         """Queue one write of every state the batches since the last one touched, behind

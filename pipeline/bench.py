@@ -117,7 +117,8 @@ class BenchResult:
     # so its rate is the producer's, a lower bound of the workers'.
     producer_bound: dict[str, bool] = field(default_factory=dict)
     # Per backlog and the half-load phase: the workers' wall time a record in each agent's
-    # batch stages (`xbmon_batch_stage_seconds`), by "agent.stage".
+    # batch stages (`xbmon_batch_stage_seconds`), by "agent.stage", and in the cyclic GC's
+    # pauses (`xbmon_gc_seconds`), by "gc.generation".
     stage_us: dict[str, dict[str, float]] = field(default_factory=dict)
     # Half load, transfer-log messages: where their latency builds, as histogram bucket bounds
     # in ms ("take": age when the agent takes them in; "acked": when their output is acked).
@@ -394,13 +395,15 @@ def writer_totals(stack: Stack) -> tuple[float, float]:
 
 
 def stage_seconds(stack: Stack) -> dict[str, float]:
-    """Seconds the workers have spent so far in each agent's batch stages, by "agent.stage"."""
-    stages = {
-        f"{labels['agent']}.{labels['stage']}": value
-        for (name, pairs), value in stack.metrics().items()
-        if name == "xbmon_batch_stage_seconds_sum"
-        for labels in (dict(pairs),)
-    }
+    """Seconds the workers have spent so far in each agent's batch stages, by "agent.stage",
+    and in the cyclic GC's pauses, by "gc.generation" (the loop stands still in both)."""
+    stages: dict[str, float] = {}
+    for (name, pairs), value in stack.metrics().items():
+        labels = dict(pairs)
+        if name == "xbmon_batch_stage_seconds_sum":
+            stages[f"{labels['agent']}.{labels['stage']}"] = value
+        elif name == "xbmon_gc_seconds_sum":
+            stages[f"gc.{labels['generation']}"] = value
     return dict(sorted(stages.items()))
 
 

@@ -68,6 +68,13 @@ BATCH_SIZE = Histogram(
     ["agent"],
     buckets=(1, 10, 50, 100, 250, 500, 1000, 2500),
 )
+GC_SECONDS = Histogram(
+    "xbmon_gc_seconds",
+    "Pauses of the cyclic garbage collector, by generation (0 young, 2 everything): the "
+    "event loop stands still meanwhile. The worker collects between batches.",
+    ["generation"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1),
+)
 BATCH_STAGE_SECONDS = Histogram(
     "xbmon_batch_stage_seconds",
     "Wall time of an agent's batch by stage: evaluate (the engine), snapshot (encoding the "

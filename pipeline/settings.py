@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     # allocate fast; at the default, collections cost a third of a worker's flow batch and
     # half of the writer's CPU. Our data has few reference cycles: refcounting frees it.
     gc_threshold: int = Field(50_000, ge=100)
+    # The worker collects only between batches, at that threshold (`collect_between_batches`);
+    # the automatic collector then backs it up at `gc_backstop_threshold`, above what a batch
+    # allocates. Off: the worker collects as the store writer does.
+    gc_between_batches: bool = True
+    gc_backstop_threshold: int = Field(1_000_000, ge=100)
     # Table writes Faust may hold unsent before streams wait for them (see agents.app). A
     # state is ~5-10 KB under load, a day entry a few KB: the bound is also one on memory.
     producer_buffer_messages: int = Field(1_000, ge=1)

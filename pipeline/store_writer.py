@@ -29,7 +29,7 @@ from kafka.structs import TopicPartition
 
 from pipeline import metrics
 from pipeline.evidence_log.sequencer import start_sealer
-from pipeline.gc_tuning import tune_gc
+from pipeline.gc_tuning import observe_collections, tune_gc
 from pipeline.row_batches import RowsMessage, encode_message, merge
 from pipeline.settings import FaultPoint, Settings
 from pipeline.spool import Spool
@@ -385,6 +385,7 @@ def run_store_writer(settings: Settings) -> None:
     # Measured when the writer decoded rows (collections were half its CPU); it now decodes
     # only headers and the sealer's findings, not re-measured since.
     tune_gc(settings.gc_threshold)
+    observe_collections(metrics.GC_SECONDS)
     store = open_store(settings)
     store.ensure_schema()
     start_sealer(settings)  # the evidence log's one sequencer: seals every N s and at exit

@@ -55,7 +55,23 @@ def tune_gc() -> None:
             from agents.worker import tune_gc as process_tune_gc  # type: ignore[attr-defined,no-redef]
         except ImportError:
             return
-    process_tune_gc(Settings().gc_threshold)
+    settings = Settings()
+    if getattr(settings, "gc_between_batches", False):
+        process_tune_gc(settings.gc_backstop_threshold)
+    else:
+        process_tune_gc(settings.gc_threshold)
+
+
+def after_batch() -> None:
+    """What an agent does after each batch (nothing on commits from before it collected)."""
+    if COLLECT_BETWEEN_BATCHES:
+        from pipeline.gc_tuning import collect_between_batches
+
+        collect_between_batches(YOUNG_THRESHOLD)
+
+
+COLLECT_BETWEEN_BATCHES: bool = getattr(Settings(), "gc_between_batches", False)
+YOUNG_THRESHOLD = Settings().gc_threshold
 
 
 def messages(
@@ -115,6 +131,8 @@ def worker_path(
         for partition, key, value in aggregate_messages(by_enterprise):
             batch.append(Message(FLOW_AGGREGATES.name, partition, aggregates_from, key, value, 1))
             aggregates_from += 1
+        del by_enterprise  # sent: garbage, as in the agent
+        after_batch()  # the flow agent's
     out = ctx.process_transfers(batch)
     token, produced = batch_token(batch), produced_ms(out)
     for table, rows in output_rows(out, ctx.clock()).items():
@@ -124,6 +142,8 @@ def worker_path(
         pending.update(out.touched)
     else:
         encode_states(ctx, out.touched)
+    del out  # sent: garbage, as in the agent
+    after_batch()  # the transfer agent's
     return aggregates_from
 
 
