@@ -9,7 +9,7 @@ from collections.abc import Callable
 from prometheus_client import Histogram
 
 
-def tune_gc(threshold: int, middle_every: int = 20, full_every: int = 100) -> None:
+def tune_gc(threshold: int) -> None:
     """Collect the young generation every `threshold` allocations; older ones as often, relatively.
 
     Both processes allocate millions of short-lived objects (decoded records, row dicts) next
@@ -19,7 +19,7 @@ def tune_gc(threshold: int, middle_every: int = 20, full_every: int = 100) -> No
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(threshold, middle_every, full_every)
+    gc.set_threshold(threshold, 20, 100)
 
 
 def collect_between_batches(young_threshold: int) -> int | None:
