@@ -327,8 +327,9 @@ def replay(
 ) -> None:
     """Run the rule engine over DIR offline and print findings as JSON lines."""
     from pipeline.config import load_rules_config
-    from pipeline.replay import finding_line, replay_dir
+    from pipeline.replay import replay_dir
     from pipeline.views import findings_table
+    from pipeline.wire import finding_json
 
     config = load_rules_config(rules) if rules else None
     try:
@@ -343,7 +344,7 @@ def replay(
         raise typer.Exit(2) from exc
     out = sys.stdout.buffer
     for finding in result.findings:
-        out.write(finding_line(finding) + b"\n")
+        out.write(finding_json(finding) + b"\n")  # the findings topic's bytes
     out.flush()
     for message in result.errors:
         err.print(message, markup=False, highlight=False, soft_wrap=True)

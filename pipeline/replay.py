@@ -130,8 +130,3 @@ def replay_dir(directory: Path, config: RulesConfig | None = None) -> ReplayResu
 
 def _typed(records: list[BaseModel], model: type[M]) -> list[M]:
     return [r for r in records if isinstance(r, model)]
-
-
-def finding_line(finding: Finding) -> bytes:
-    """The replay output line of a finding: the contract's fields as one JSON object."""
-    return orjson.dumps(finding.model_dump(mode="json"))
