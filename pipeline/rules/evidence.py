@@ -21,7 +21,12 @@ def canonical_json(value: Any) -> bytes:
 
 
 def evidence_hash(bundle: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(bundle)).hexdigest()
+    return canonical_hash(canonical_json(bundle))
+
+
+def canonical_hash(canonical: bytes) -> str:
+    """`evidence_hash` of a bundle already encoded by `canonical_json` (or read back stored)."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def finding_id(rule_id: str, enterprise_id: str, *about: str | int) -> str:

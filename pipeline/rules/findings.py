@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from pipeline.config import RulesConfig
 from pipeline.kept_json import kept
 from pipeline.rules import ENGINE_VERSION
-from pipeline.rules.evidence import canonical_json, finding_id
+from pipeline.rules.evidence import canonical_hash, canonical_json, finding_id
 from pipeline.rules.explain import explain
 from schemas.construct import constructed
 from schemas.models import Finding
@@ -66,7 +65,7 @@ def make_finding(
         "filing_ids": sorted(set(filing_ids or [])),
         "explanation": english,
         "explanation_zh": chinese,
-        "evidence_hash": hashlib.sha256(canonical).hexdigest(),  # `evidence_hash(bundle)`
+        "evidence_hash": canonical_hash(canonical),
     }
     finding = constructed(Finding, values)
     return EvaluatedFinding(finding=finding, bundle=bundle, canonical=canonical)

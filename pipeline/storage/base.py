@@ -34,7 +34,7 @@ from typing import Any, Final, Self
 import orjson
 
 from pipeline.rules import ENGINE_VERSION
-from pipeline.rules.evidence import canonical_json
+from pipeline.rules.evidence import canonical_hash, canonical_json
 from pipeline.rules.findings import EvaluatedFinding
 from pipeline.rules.state import WindowAggregate
 from pipeline.storage.errors import MigrationError, StoreError
@@ -310,7 +310,7 @@ def finding_row(
     """
     finding = evaluated.finding
     bundle = evaluated.canonical or canonical_json(evaluated.bundle)
-    if hashlib.sha256(bundle).hexdigest() != finding.evidence_hash:
+    if canonical_hash(bundle) != finding.evidence_hash:
         raise StoreError(f"finding {finding.finding_id}: bundle does not hash to evidence_hash")
     row: dict[str, Any] = {
         "finding_id": finding.finding_id,
@@ -473,7 +473,7 @@ def fetch_evaluated_findings(
         bundle_text = str(row.pop("bundle"))
         row.pop("engine_version")
         finding = Finding.model_validate(row)
-        if hashlib.sha256(bundle_text.encode()).hexdigest() != finding.evidence_hash:
+        if canonical_hash(bundle_text.encode()) != finding.evidence_hash:
             raise StoreError(f"stored bundle of {finding.finding_id} does not hash to its evidence")
         evaluated.append(EvaluatedFinding(finding=finding, bundle=orjson.loads(bundle_text)))
     return evaluated
