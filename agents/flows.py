@@ -11,7 +11,7 @@ from agents.events import observe_ages, to_messages
 from agents.output import Output
 from pipeline import metrics
 from pipeline.flow_aggregates import packed_messages
-from pipeline.gc_tuning import collect_between_batches
+from pipeline.gc_tuning import after_batch
 from pipeline.stream_batch import partition_of
 from pipeline.topics import EGRESS_FLOWS, FLOW_AGGREGATES
 from pipeline.worker import WorkerContext
@@ -46,7 +46,6 @@ def register_flow_agent(app: faust.App, ctx: WorkerContext, output: Output) -> A
             except Exception as exc:
                 log.exception("flow batch failed; dead-lettering %d messages", len(messages))
                 await output.dead_letter_batch(messages, exc)
-            if settings.gc_between_batches:  # the batch's working set is gone now
-                collect_between_batches(settings.gc_threshold)
+            after_batch(settings)  # collects: the batch's working set is gone now
 
     return flows

@@ -26,7 +26,7 @@ from agents.events import observe_ages, to_messages
 from agents.output import Output
 from agents.settle import SettleChain, Unsaved, hold, release
 from pipeline import metrics
-from pipeline.gc_tuning import collect_between_batches
+from pipeline.gc_tuning import after_batch
 from pipeline.rules.state import EnterpriseState
 from pipeline.state_codec import (
     day_key,
@@ -176,8 +176,7 @@ def register_transfer_agent(app: faust.App, ctx: WorkerContext, output: Output) 
                     # Sent: the chain holds what settling needs, so the collection below
                     # does not walk the batch's findings, logs and rows (they are garbage).
                     del out
-                if settings.gc_between_batches:  # the batch's working set is gone now
-                    collect_between_batches(settings.gc_threshold)
+                after_batch(settings)  # collects: the batch's working set is gone now
                 if previous is not None:  # one batch settles while the next is evaluated
                     with STAGE("transfers", "wait").time():
                         await asyncio.wait([previous])

@@ -11,7 +11,7 @@ import faust
 
 from agents.app import create_app
 from pipeline import metrics
-from pipeline.gc_tuning import observe_collections, tune_gc
+from pipeline.gc_tuning import observe_collections, tune_worker_gc
 from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -41,10 +41,7 @@ class Worker(faust.Worker):
 def run_worker(settings: Settings, loglevel: str = "warning") -> None:
     """Blocks until the worker is stopped (SIGINT/SIGTERM); SIGUSR1 dumps its tasks."""
     signal.signal(signal.SIGUSR1, _dump_tasks)
-    if settings.gc_between_batches:  # the agents collect; the allocation count backs them up
-        tune_gc(settings.gc_backstop_threshold)
-    else:
-        tune_gc(settings.gc_threshold)
+    tune_worker_gc(settings)
     observe_collections(metrics.GC_SECONDS)
     built = create_app(settings)
     metrics.serve(settings.metrics_port, settings.metrics_host)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from prometheus_client import Histogram
 
+from pipeline.settings import Settings
+
 
 def tune_gc(threshold: int) -> None:
     """Collect the young generation every `threshold` allocations; older ones as often, relatively.
@@ -20,6 +22,21 @@ def tune_gc(threshold: int) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(threshold, 20, 100)
+
+
+def tune_worker_gc(settings: Settings) -> None:
+    """The worker's start: collections between batches, the allocation count a backstop
+    (`gc_between_batches`), or as the store writer collects."""
+    if settings.gc_between_batches:
+        tune_gc(settings.gc_backstop_threshold)
+    else:
+        tune_gc(settings.gc_threshold)
+
+
+def after_batch(settings: Settings) -> None:
+    """What an agent calls once a batch is done and its output sent."""
+    if settings.gc_between_batches:
+        collect_between_batches(settings.gc_threshold)
 
 
 def collect_between_batches(young_threshold: int) -> int | None:

@@ -43,11 +43,19 @@ PACED = 40_000
 PACED_PER_MESSAGE = 10
 PACED_BATCH = 90
 PACED_STATE_EVERY = 5
-PARTITIONS = Settings().kafka.partitions  # the worker's default
+SETTINGS = Settings()  # the worker's defaults
+PARTITIONS = SETTINGS.kafka.partitions
 
 
 def tune_gc() -> None:
     """What the worker process does at start (a no-op on commits from before it did)."""
+    try:
+        from pipeline.gc_tuning import tune_worker_gc
+    except ImportError:
+        pass
+    else:
+        tune_worker_gc(SETTINGS)
+        return
     try:
         from pipeline.gc_tuning import tune_gc as process_tune_gc
     except ImportError:
@@ -55,23 +63,16 @@ def tune_gc() -> None:
             from agents.worker import tune_gc as process_tune_gc  # type: ignore[attr-defined,no-redef]
         except ImportError:
             return
-    settings = Settings()
-    if getattr(settings, "gc_between_batches", False):
-        process_tune_gc(settings.gc_backstop_threshold)
-    else:
-        process_tune_gc(settings.gc_threshold)
+    process_tune_gc(SETTINGS.gc_threshold)
 
 
 def after_batch() -> None:
     """What an agent does after each batch (nothing on commits from before it collected)."""
-    if COLLECT_BETWEEN_BATCHES:
-        from pipeline.gc_tuning import collect_between_batches
-
-        collect_between_batches(YOUNG_THRESHOLD)
-
-
-COLLECT_BETWEEN_BATCHES: bool = getattr(Settings(), "gc_between_batches", False)
-YOUNG_THRESHOLD = Settings().gc_threshold
+    try:
+        from pipeline.gc_tuning import after_batch as agent_after_batch
+    except ImportError:
+        return
+    agent_after_batch(SETTINGS)
 
 
 def messages(

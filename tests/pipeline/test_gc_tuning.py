@@ -69,3 +69,22 @@ def test_every_collection_is_timed_by_generation() -> None:
         gc.callbacks.remove(callback)
     assert registry.get_sample_value("gc_seconds_sum", {"generation": "1"}) == pytest.approx(0.25)
     assert registry.get_sample_value("gc_seconds_count", {"generation": "1"}) == 1
+
+
+def test_the_worker_collects_between_batches_or_as_the_store_writer(quiet_gc: None) -> None:
+    from pipeline.gc_tuning import after_batch, tune_worker_gc
+    from pipeline.settings import Settings
+
+    try:
+        tune_worker_gc(Settings(gc_backstop_threshold=900_000))
+        assert gc.get_threshold()[0] == 900_000  # a batch's allocations stay below it
+        before = gc.get_stats()[0]["collections"]
+        kept = [[n] for n in range(200)]  # more tracked objects than the threshold below
+        after_batch(Settings(gc_threshold=100))
+        kept += [[n] for n in range(200)]
+        after_batch(Settings(gc_threshold=100, gc_between_batches=False))  # left to CPython
+        assert gc.get_stats()[0]["collections"] == before + 1 and len(kept) == 400
+        tune_worker_gc(Settings(gc_between_batches=False, gc_threshold=4321))
+        assert gc.get_threshold()[0] == 4321
+    finally:
+        gc.unfreeze()
